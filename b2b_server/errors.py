@@ -1,0 +1,57 @@
+"""The one root of every error a client may see.
+
+Each app's `errors.py` subclasses `DomainError` with a stable `code` and an `http_status`;
+`b2b_server.exceptions.api_exception_handler` turns any of them into
+`{"error": code, "message": text}` with that status. Views never build error responses.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "error"
+    http_status = 400
+    default_message = "The request cannot be processed."
+
+    def __init__(self, message: str | None = None):
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class InvalidRequest(DomainError):
+    code, http_status = "invalid_request", 400
+    default_message = "The request body is not valid."
+
+
+class PayloadTooLarge(DomainError):
+    code, http_status = "payload_too_large", 413
+    default_message = "The request body is too large."
+
+
+class UnsupportedMediaType(DomainError):
+    code, http_status = "unsupported_media_type", 415
+    default_message = "The request body must be application/json."
+
+
+class ClientForbidden(DomainError):
+    code, http_status = "forbidden", 403
+    default_message = "Access to server is forbidden."
+
+
+class Unauthenticated(DomainError):
+    code, http_status = "unauthorized", 401
+    default_message = "A valid bearer token is required."
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="b2b", error="invalid_token"'}
+
+
+class ServiceUnavailable(DomainError):
+    code, http_status = "service_unavailable", 503
+    default_message = "The service is temporarily unavailable; retry shortly."
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}

@@ -1,0 +1,97 @@
+"""The one place where errors become responses: `{"error": code, "message": text}`.
+
+DRF views come through `api_exception_handler`; Django-level failures on API paths (unknown
+URL, bad Host header, an unexpected exception) come through the `handler*` views, so that no
+request to the API is ever answered with an HTML page or a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from b2b_server.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+API_PREFIXES = ("/v1/", "/api/")
+
+_DRF_CODES = {
+    drf.ParseError: "invalid_request",
+    drf.AuthenticationFailed: "unauthorized",
+    drf.NotAuthenticated: "unauthorized",
+    drf.PermissionDenied: "forbidden",
+    drf.NotFound: "not_found",
+    drf.MethodNotAllowed: "method_not_allowed",
+    drf.NotAcceptable: "not_acceptable",
+    drf.UnsupportedMediaType: "unsupported_media_type",
+    drf.Throttled: "rate_limited",
+}
+
+
+def error_body(code: str, message: str) -> dict:
+    return {"error": code, "message": message}
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response:
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message), status=exc.http_status, headers=exc.headers())
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+    if isinstance(exc, drf.APIException):
+        code = next((code for cls, code in _DRF_CODES.items() if isinstance(exc, cls)), "invalid_request")
+        headers = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        if isinstance(exc, drf.MethodNotAllowed) and context.get("view") is not None:
+            headers["Allow"] = ", ".join(context["view"].allowed_methods)
+        detail = exc.detail if isinstance(exc.detail, str) else "The request is not valid."
+        return Response(error_body(code, str(detail)), status=exc.status_code, headers=headers)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is unreachable or restarting: nothing was applied; the caller may retry.
+        log.error("database unavailable: %s", exc)
+        return Response(error_body("service_unavailable", "The service is temporarily unavailable; retry shortly."),
+                        status=503, headers={"Retry-After": "1"})
+    if isinstance(exc, DatabaseError):
+        log.exception("database error")
+    else:
+        log.exception("unexpected error")
+    return Response(error_body("internal_error", "The server failed to process the request."), status=500)
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+def bad_request(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("invalid_request", "The request is not valid."), status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("forbidden", "Access to server is forbidden."), status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", "There is no such resource."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse(error_body("internal_error", "The server failed to process the request."), status=500)
+    return defaults.server_error(request)

@@ -1,0 +1,167 @@
+"""Settings, all read from the environment (see README, "Configuration").
+
+Missing optional values fall back to the safe choice: DEBUG off, nobody on the IP allowlist,
+no trusted proxies, no accepted token keys. A missing secret outside the sandbox stops the
+server at start with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    if value.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
+
+
+# --- the Quadcode contract -------------------------------------------------------------------
+B2B_ENVIRONMENTS = ("production", "integration", "sandbox")
+# `aud` of every token. Unset means sandbox: production tokens are then refused, loudly.
+B2B_ENVIRONMENT = os.environ.get("B2B_ENVIRONMENT", "sandbox").strip()
+if B2B_ENVIRONMENT not in B2B_ENVIRONMENTS:
+    raise ImproperlyConfigured(f"B2B_ENVIRONMENT must be one of {', '.join(B2B_ENVIRONMENTS)}, not {B2B_ENVIRONMENT!r}.")
+QUADCODE_JWT_ISSUER = os.environ.get("QUADCODE_JWT_ISSUER", "qc")
+# PEM files of Quadcode's ES256 public keys; any of them verifies (rotation).
+QUADCODE_PUBLIC_KEY_FILES = _env_list("QUADCODE_PUBLIC_KEY_FILES")
+# Who may call the balance API (IPs and CIDRs), and which direct peers are our own proxies.
+B2B_ALLOWED_IPS = _env_list("B2B_ALLOWED_IPS")
+B2B_TRUSTED_PROXIES = _env_list("B2B_TRUSTED_PROXIES")
+# Bounds of the token checks the contract implies ("within 10 minutes").
+B2B_JWT_MAX_LIFETIME = 600
+B2B_JWT_LEEWAY = 30
+# Largest request body the balance API reads.
+B2B_MAX_BODY_BYTES = 8 * 1024
+
+# --- Django --------------------------------------------------------------------------------
+DEBUG = _env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if B2B_ENVIRONMENT != "sandbox":
+        raise ImproperlyConfigured(f"DJANGO_SECRET_KEY must be set when B2B_ENVIRONMENT is {B2B_ENVIRONMENT}.")
+    SECRET_KEY = "sandbox-only-insecure-key-set-DJANGO_SECRET_KEY-for-real-use"
+ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "customers",
+    "balances",
+    "traderoom",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "b2b_server.urls"
+WSGI_APPLICATION = "b2b_server.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# PostgreSQL in production and tests; with DATABASE_URL unset, an embedded SQLite file for the
+# demo only (SQLite keeps decimals as floating point: never hold real money in it).
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'demo.sqlite3'}",
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "600")),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # BEGIN IMMEDIATE: writers queue for the database lock instead of failing mid-transaction.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+# --- the API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [],
+    "EXCEPTION_HANDLER": "b2b_server.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "B2B client external balance API",
+    "DESCRIPTION": "The balance API Quadcode's servers call: read a balance, debit it when an option "
+                   "opens, credit it when it closes. Every call is signed with an ES256 JWT and comes "
+                   "from an allowlisted IP.",
+    "VERSION": "1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Unexpected errors are answered with a JSON 500 by our handler; their traces go to the log.
+    "loggers": {"django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False}},
+}

@@ -1,0 +1,139 @@
+"""The balance API Quadcode's servers call (../shared/contract/b2b-client-external-balance-openapi.yaml).
+
+Rules, checked in this order: IP allowlist (403), ES256 token (401), body (400), unknown
+customer or balance (404), blocked customer (451, not for credits), insufficient funds (402).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from b2b_server.clientip import client_allowed
+from b2b_server.errors import ClientForbidden, InvalidRequest
+from b2b_server.parsers import StrictJSONParser
+from balances import schema, services
+from balances.auth import verify_quadcode_token
+from balances.models import REQUEST_ID_MAX_LENGTH
+from balances.money import currency_exponent, format_amount, parse_amount
+from balances.selectors import balance_get
+
+COMMENT_MAX_LENGTH = 1000
+
+
+class JSONOnly(BaseContentNegotiation):
+    """Every answer is JSON, whatever the Accept header says."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class QuadcodeApi(APIView):
+    """Base of the endpoints Quadcode calls: the caller's IP first (403), then its token (401)."""
+
+    parser_classes = [StrictJSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnly
+
+    def initial(self, request, *args, **kwargs):
+        if not client_allowed(request.META):
+            raise ClientForbidden()
+        verify_quadcode_token(request.META.get("HTTP_AUTHORIZATION"))
+        super().initial(request, *args, **kwargs)
+
+
+@dataclass(frozen=True)
+class OperationRequest:
+    request_id: str
+    amount: Decimal
+    currency: str
+    comment: str
+    force: bool
+
+
+def _string(data: dict, name: str, max_length: int, *, allow_empty: bool = False) -> str:
+    value = data.get(name)
+    if value is None:
+        raise InvalidRequest(f"{name} is required.")
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{name} must be a string.")
+    if not value and not allow_empty:
+        raise InvalidRequest(f"{name} must not be empty.")
+    if len(value) > max_length:
+        raise InvalidRequest(f"{name} must be at most {max_length} characters.")
+    return value
+
+
+def parse_operation(data: dict, *, with_force: bool) -> OperationRequest:
+    """Rule 3: the body of a debit or credit. Unknown fields are ignored (the contract grows)."""
+    request_id = _string(data, "request_id", REQUEST_ID_MAX_LENGTH)
+    if not request_id.isprintable():
+        raise InvalidRequest("request_id must not contain control characters.")
+    currency = _string(data, "currency_code", 3)
+    currency_exponent(currency)
+    amount = parse_amount(data.get("amount"), currency) if "amount" in data else None
+    if amount is None:
+        raise InvalidRequest("amount is required.")
+    comment = _string(data, "comment", COMMENT_MAX_LENGTH, allow_empty=True)
+    force = data.get("force", False) if with_force else False
+    if not isinstance(force, bool):
+        raise InvalidRequest("force must be true or false.")
+    return OperationRequest(request_id=request_id, amount=amount, currency=currency, comment=comment, force=force)
+
+
+def _posted_response(posted: services.Posted, *, with_realized: bool) -> Response:
+    body = {
+        "operation_id": posted.operation_id,
+        "customer_id": posted.customer_id,
+        "balance_id": posted.balance_id,
+        "amount": format_amount(posted.amount, posted.currency),
+    }
+    if with_realized:
+        body["realized_amount"] = format_amount(posted.realized_amount, posted.currency)
+    body["balance_current_amount"] = format_amount(posted.balance_after, posted.currency)
+    body["currency_code"] = posted.currency
+    # Same status and body as the first answer; the header only tells operators it was a replay.
+    headers = {"Idempotent-Replayed": "true"} if posted.replayed else None
+    return Response(body, status=201, headers=headers)
+
+
+class BalanceDetailApi(QuadcodeApi):
+    @extend_schema(operation_id="balance_get", summary="Get the customer balance amount.",
+                   responses=schema.responses(200, schema.BalanceResponse, 401, 403, 404, 451))
+    def get(self, request, customer_id: str, balance_id: str) -> Response:
+        balance = balance_get(customer_id=customer_id, balance_id=balance_id)
+        return Response({
+            "customer_id": balance.customer_id,
+            "balance_id": balance.balance_id,
+            "amount": format_amount(balance.amount, balance.currency),
+            "currency_code": balance.currency,
+        })
+
+
+class BalanceDebitApi(QuadcodeApi):
+    @extend_schema(operation_id="balance_debit", summary="Debit funds.", request=schema.DebitRequest,
+                   responses=schema.responses(201, schema.DebitResponse, 400, 401, 402, 403, 404, 409, 413, 415, 451))
+    def post(self, request, customer_id: str, balance_id: str) -> Response:
+        op = parse_operation(request.data, with_force=True)
+        posted = services.ledger_debit(customer_id=customer_id, balance_id=balance_id, request_id=op.request_id,
+                                       amount=op.amount, currency=op.currency, comment=op.comment, force=op.force)
+        return _posted_response(posted, with_realized=True)
+
+
+class BalanceCreditApi(QuadcodeApi):
+    @extend_schema(operation_id="balance_credit", summary="Credit funds.", request=schema.CreditRequest,
+                   responses=schema.responses(201, schema.CreditResponse, 400, 401, 403, 404, 409, 413, 415, 451))
+    def post(self, request, customer_id: str, balance_id: str) -> Response:
+        op = parse_operation(request.data, with_force=False)
+        posted = services.ledger_credit(customer_id=customer_id, balance_id=balance_id, request_id=op.request_id,
+                                        amount=op.amount, currency=op.currency, comment=op.comment)
+        return _posted_response(posted, with_realized=False)

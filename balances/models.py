@@ -1,0 +1,113 @@
+"""The wallet: balances, the idempotency record of every operation, and the append-only ledger.
+
+The database itself guards the money (see migration 0002):
+- `balance.amount >= 0` (CHECK): no code path can overdraw;
+- operations and ledger entries reject UPDATE and DELETE (triggers): history is immutable;
+- `operation.request_id` is UNIQUE: a request is applied at most once, whoever races.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+from balances.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
+from customers.ids import EXTERNAL_ID_MAX_LENGTH
+from customers.models import Customer
+
+REQUEST_ID_MAX_LENGTH = 255
+
+
+def _money(**kwargs) -> models.DecimalField:
+    return models.DecimalField(max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, **kwargs)
+
+
+class BalanceType(models.TextChoices):
+    REAL = "real"
+    DEMO = "demo"
+
+
+class Kind(models.TextChoices):
+    DEBIT = "debit"  # Quadcode opened a position
+    CREDIT = "credit"  # Quadcode closed a position
+    DEPOSIT = "deposit"  # money brought in by the broker (opening amount, admin deposit)
+
+    @property
+    def sign(self) -> int:
+        return -1 if self is Kind.DEBIT else 1
+
+
+class Balance(models.Model):
+    balance_id = models.CharField(max_length=EXTERNAL_ID_MAX_LENGTH, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="balances")
+    currency = models.CharField(max_length=3)
+    type = models.CharField(max_length=4, choices=BalanceType.choices, default=BalanceType.REAL)
+    # Changed only together with a ledger entry, by balances.services; never edited.
+    amount = _money(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="balance_amount_not_negative"),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="balance_currency_iso"),
+            models.CheckConstraint(condition=Q(balance_id__regex=r"^[A-Za-z0-9._:-]+$"), name="balance_id_charset"),
+        ]
+        indexes = [models.Index(fields=["customer", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.balance_id} ({self.currency})"
+
+
+class Operation(models.Model):
+    """What was asked, keyed by request_id: the idempotency record.
+
+    A debit or credit claims its request_id here in the same statement that applies it.
+    An operation with a ledger entry was applied (201); a debit without one was declined
+    for insufficient funds (402). Replays are answered from these rows.
+    """
+
+    request_id = models.CharField(max_length=REQUEST_ID_MAX_LENGTH, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    balance = models.ForeignKey(Balance, on_delete=models.PROTECT, related_name="operations")
+    amount = _money()
+    force = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="operation_amount_positive")]
+
+    def __str__(self) -> str:
+        return self.request_id
+
+
+class LedgerEntry(models.Model):
+    """What was done: one money movement, never updated or deleted."""
+
+    operation = models.OneToOneField(
+        Operation, on_delete=models.PROTECT, to_field="request_id", db_column="request_id",
+        related_name="entry", verbose_name="request id",
+    )
+    balance = models.ForeignKey(Balance, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    amount = _money()
+    realized_amount = _money()
+    balance_after = _money()
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="entry_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(realized_amount__gte=0, realized_amount__lte=F("amount")), name="entry_realized_within_amount"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="debit") | Q(realized_amount=F("amount")), name="entry_only_debit_partial"
+            ),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="entry_balance_after_not_negative"),
+        ]
+        indexes = [models.Index(fields=["balance", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.realized_amount} on {self.balance_id}"

@@ -1,0 +1,102 @@
+"""Reads of the wallet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+
+from balances.errors import BalanceNotFound, CustomerBlocked
+from balances.models import Balance, LedgerEntry, Operation
+from customers.ids import is_external_id
+from customers.models import Customer
+
+
+@dataclass(frozen=True)
+class BalanceTarget:
+    pk: int
+    customer_id: str
+    balance_id: str
+    currency: str
+    amount: Decimal
+    customer_blocked: bool
+
+
+_TARGET_SQL = f"""
+SELECT b.id, b.currency, b.amount, c.is_blocked
+FROM {Balance._meta.db_table} b JOIN {Customer._meta.db_table} c ON c.id = b.customer_id
+WHERE b.balance_id = %s AND c.customer_id = %s
+"""
+
+
+def balance_target(*, customer_id: str, balance_id: str) -> BalanceTarget:
+    """The balance `balance_id` of customer `customer_id`, or 404.
+
+    Unknown customer, unknown balance and a balance of another customer are the same 404:
+    a caller learns nothing about ids that are not theirs.
+    """
+    row = None
+    if is_external_id(customer_id) and is_external_id(balance_id):
+        with connection.cursor() as cursor:
+            cursor.execute(_TARGET_SQL, [balance_id, customer_id])
+            row = cursor.fetchone()
+    if row is None:
+        raise BalanceNotFound()
+    pk, currency, amount, blocked = row
+    return BalanceTarget(pk=pk, customer_id=customer_id, balance_id=balance_id, currency=currency,
+                         amount=amount, customer_blocked=bool(blocked))
+
+
+def balance_get(*, customer_id: str, balance_id: str) -> BalanceTarget:
+    """A balance as Quadcode may see it: 451 while its customer is blocked."""
+    target = balance_target(customer_id=customer_id, balance_id=balance_id)
+    if target.customer_blocked:
+        raise CustomerBlocked()
+    return target
+
+
+@dataclass(frozen=True)
+class LedgerMismatch:
+    balance_id: str
+    problem: str
+
+
+def ledger_verify() -> list[LedgerMismatch]:
+    """Recompute every balance from its ledger and name each one that disagrees.
+
+    Checks that (1) each stored amount equals the signed sum of its entries, (2) each entry's
+    balance_after equals the running sum up to it, (3) each entry repeats its operation
+    (kind, balance, amount), and (4) every operation without an entry is a declined debit.
+    """
+    balance, entry, operation = Balance._meta.db_table, LedgerEntry._meta.db_table, Operation._meta.db_table
+    signed = "CASE WHEN e.kind = 'debit' THEN -e.realized_amount ELSE e.realized_amount END"
+    queries = {
+        "stored amount {0} != sum of entries {1}": f"""
+            SELECT b.balance_id, b.amount, COALESCE(SUM({signed}), 0) AS computed
+            FROM {balance} b LEFT JOIN {entry} e ON e.balance_id = b.id
+            GROUP BY b.id, b.balance_id, b.amount
+            HAVING b.amount <> COALESCE(SUM({signed}), 0)""",
+        "entry {0}: balance_after {1} != running sum {2}": f"""
+            SELECT balance_id, id, balance_after, running FROM (
+                SELECT b.balance_id, e.id, e.balance_after,
+                       SUM({signed}) OVER (PARTITION BY e.balance_id ORDER BY e.id) AS running
+                FROM {entry} e JOIN {balance} b ON b.id = e.balance_id) t
+            WHERE balance_after <> running""",
+        "entry {0} disagrees with its operation {1}": f"""
+            SELECT b.balance_id, e.id, o.request_id
+            FROM {entry} e JOIN {operation} o ON o.request_id = e.request_id JOIN {balance} b ON b.id = e.balance_id
+            WHERE o.kind <> e.kind OR o.balance_id <> e.balance_id OR o.amount <> e.amount""",
+        "operation {0} ({1}) has no ledger entry": f"""
+            SELECT b.balance_id, o.request_id, o.kind
+            FROM {operation} o JOIN {balance} b ON b.id = o.balance_id
+            LEFT JOIN {entry} e ON e.request_id = o.request_id
+            WHERE e.id IS NULL AND NOT (o.kind = 'debit' AND NOT o.force)""",
+    }
+    problems = []
+    with connection.cursor() as cursor:
+        for template, sql in queries.items():
+            cursor.execute(sql)
+            for balance_id, *details in cursor.fetchall():
+                problems.append(LedgerMismatch(balance_id=balance_id, problem=template.format(*details)))
+    return problems

@@ -1,0 +1,39 @@
+import datetime as dt
+
+from django.core.management.base import CommandError
+
+from b2b_server.commands import DomainCommand
+from customers.services import customer_create
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"--date-of-birth must be YYYY-MM-DD, not {value!r}") from None
+
+
+class Command(DomainCommand):
+    help = "Create a customer (optionally with a login for the trading-room page)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("customer_id")
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--country", required=True, help="ISO 3166-1 alpha-2, e.g. DE")
+        parser.add_argument("--username")
+        parser.add_argument("--password")
+        parser.add_argument("--first-name", default="")
+        parser.add_argument("--middle-name", default="")
+        parser.add_argument("--last-name", default="")
+        parser.add_argument("--phone", default="")
+        parser.add_argument("--timezone", default="")
+        parser.add_argument("--date-of-birth", type=_date)
+
+    def handle(self, *args, **o):
+        customer = customer_create(
+            customer_id=o["customer_id"], email=o["email"], country_code=o["country"],
+            username=o["username"], password=o["password"], first_name=o["first_name"],
+            middle_name=o["middle_name"], last_name=o["last_name"], phone_number=o["phone"],
+            account_timezone=o["timezone"], date_of_birth=o["date_of_birth"],
+        )
+        self.stdout.write(f"created customer {customer.customer_id}")

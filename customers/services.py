@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+
+from customers.errors import CustomerExists, CustomerInvalid, CustomerNotFound
+from customers.ids import EXTERNAL_ID_MAX_LENGTH, is_external_id
+from customers.models import Customer
+
+_COUNTRY_RE = re.compile(r"[A-Z]{2}", re.ASCII)
+
+
+@dataclass(frozen=True)
+class BlockChanged:
+    customer: Customer
+    changed: bool
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    customer_id: str,
+    email: str,
+    country_code: str,
+    username: str | None = None,
+    password: str | None = None,
+    first_name: str = "",
+    middle_name: str = "",
+    last_name: str = "",
+    phone_number: str = "",
+    account_timezone: str = "",
+    date_of_birth: dt.date | None = None,
+) -> Customer:
+    if not is_external_id(customer_id):
+        raise CustomerInvalid(
+            f"customer_id must be 1-{EXTERNAL_ID_MAX_LENGTH} characters of A-Z a-z 0-9 . _ : -"
+        )
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise CustomerInvalid(f"{email!r} is not a valid email address.") from None
+    country_code = country_code.upper()
+    if not _COUNTRY_RE.fullmatch(country_code):
+        raise CustomerInvalid("country_code must be an ISO 3166-1 alpha-2 code such as DE.")
+    if (username is None) != (password is None):
+        raise CustomerInvalid("username and password go together.")
+    user = None
+    try:
+        # Savepoint: a duplicate must roll back only the failed insert, not the caller's transaction.
+        with transaction.atomic():
+            if username is not None:
+                user = get_user_model().objects.create_user(username=username, email=email, password=password)
+            return Customer.objects.create(
+                customer_id=customer_id, user=user, email=email, country_code=country_code,
+                first_name=first_name, middle_name=middle_name, last_name=last_name,
+                phone_number=phone_number, account_timezone=account_timezone, date_of_birth=date_of_birth,
+            )
+    except IntegrityError:
+        if Customer.objects.filter(customer_id=customer_id).exists():
+            raise CustomerExists(f"Customer {customer_id} already exists.") from None
+        raise CustomerExists(f"User {username} already exists.") from None
+
+
+@transaction.atomic
+def customer_block(*, customer_id: str, blocked: bool = True) -> BlockChanged:
+    customer = Customer.objects.select_for_update().filter(customer_id=customer_id).first()
+    if customer is None:
+        raise CustomerNotFound(f"Customer {customer_id} is not found.")
+    changed = customer.is_blocked != blocked
+    if changed:
+        customer.is_blocked = blocked
+        customer.save(update_fields=["is_blocked", "updated_at"])
+    return BlockChanged(customer=customer, changed=changed)

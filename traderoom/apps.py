@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class TraderoomConfig(AppConfig):
+    """The end user's trading-room page and the gateway client (built on the balances app)."""
+
+    name = "traderoom"
