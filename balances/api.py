@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,11 +27,8 @@ from balances.selectors import balance_get
 COMMENT_MAX_LENGTH = 1000
 
 
-class JSONOnly(BaseContentNegotiation):
+class JSONOnly(DefaultContentNegotiation):
     """Every answer is JSON, whatever the Accept header says."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type

@@ -8,6 +8,8 @@ The database itself guards the money (see migration 0002):
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 from django.db.models import F, Q
 
@@ -43,7 +45,7 @@ class Balance(models.Model):
     currency = models.CharField(max_length=3)
     type = models.CharField(max_length=4, choices=BalanceType.choices, default=BalanceType.REAL)
     # Changed only together with a ledger entry, by balances.services; never edited.
-    amount = _money(default=0, editable=False)
+    amount = _money(default=Decimal(0), editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

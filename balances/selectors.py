@@ -44,6 +44,9 @@ def balance_target(*, customer_id: str, balance_id: str) -> BalanceTarget:
     if row is None:
         raise BalanceNotFound()
     pk, currency, amount, blocked = row
+    if not isinstance(amount, Decimal):
+        # SQLite (the demo) hands numerics back as int or float; str() round-trips the stored value.
+        amount = Decimal(str(amount))
     return BalanceTarget(pk=pk, customer_id=customer_id, balance_id=balance_id, currency=currency,
                          amount=amount, customer_blocked=bool(blocked))
 

@@ -1,0 +1,99 @@
+"""The ledger's guarantees held by the database itself, and ledger_verify."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import IntegrityError, connection, transaction
+
+from balances import services
+from balances.models import Balance, LedgerEntry, Operation
+from balances.selectors import ledger_verify
+
+
+@pytest.fixture
+def balance(make_balance):
+    balance = make_balance("100.00")
+    services.ledger_debit(customer_id=balance.customer.customer_id, balance_id=balance.balance_id,
+                          request_id="imm-1", amount=Decimal("10.00"), currency="USD", comment="x")
+    return balance
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE balances_ledgerentry SET realized_amount = 0",
+    "UPDATE balances_ledgerentry SET comment = 'edited'",
+    "DELETE FROM balances_ledgerentry",
+    "UPDATE balances_operation SET amount = 1",
+    "DELETE FROM balances_operation",
+])
+def test_history_cannot_be_updated_or_deleted_even_in_raw_sql(balance, sql):
+    with pytest.raises(IntegrityError, match="append-only"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql)
+
+
+def test_the_orm_cannot_edit_or_delete_an_entry_either(balance):
+    entry = LedgerEntry.objects.get(operation__request_id="imm-1")
+    entry.comment = "edited"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        entry.save()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LedgerEntry.objects.filter(pk=entry.pk).delete()
+
+
+@pytest.mark.parametrize("field,value", [("amount", "0"), ("realized_amount", "-1"), ("balance_after", "-1")])
+def test_entry_check_constraints(balance, field, value):
+    values = dict(kind="credit", amount=Decimal("1"), realized_amount=Decimal("1"), balance_after=Decimal("1"))
+    values[field] = Decimal(value)
+    operation = Operation.objects.create(request_id=f"chk-{field}", kind="credit", balance=balance, amount=Decimal("1"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LedgerEntry.objects.create(operation=operation, balance=balance, **values)
+
+
+def test_ledger_verify_passes_on_a_consistent_ledger(balance, capsys):
+    assert ledger_verify() == []
+    call_command("ledger_verify")
+    assert "ledger_verify: OK" in capsys.readouterr().out
+
+
+def test_ledger_verify_names_a_balance_whose_amount_was_changed_behind_the_ledger(balance, make_balance, capsys):
+    make_balance("5.00")
+    Balance.objects.filter(pk=balance.pk).update(amount=Decimal("1000.00"))
+    problems = ledger_verify()
+    assert [p.balance_id for p in problems] == [balance.balance_id]
+    with pytest.raises(CommandError, match="1 mismatch"):
+        call_command("ledger_verify")
+    assert balance.balance_id in capsys.readouterr().err
+
+
+def test_ledger_verify_finds_an_entry_without_its_balance_change(balance):
+    operation = Operation.objects.create(request_id="ghost", kind="credit", balance=balance, amount=Decimal("5"))
+    LedgerEntry.objects.create(operation=operation, balance=balance, kind="credit", amount=Decimal("5"),
+                               realized_amount=Decimal("5"), balance_after=Decimal("80.00"))
+    problems = {p.problem for p in ledger_verify()}
+    assert any("sum of entries" in p for p in problems)
+    assert any("running sum" in p for p in problems)
+
+
+def test_ledger_verify_finds_a_credit_operation_without_entry(balance):
+    Operation.objects.create(request_id="lost-credit", kind="credit", balance=balance, amount=Decimal("5"))
+    assert [p.problem for p in ledger_verify()] == ["operation lost-credit (credit) has no ledger entry"]
+
+
+def test_the_opening_amount_is_a_ledger_entry_not_a_written_amount(make_balance):
+    balance = make_balance("250.00")
+    entry = LedgerEntry.objects.get(balance=balance)
+    assert (entry.kind, entry.realized_amount, entry.balance_after) == ("deposit", Decimal("250.00"), Decimal("250.00"))
+    assert ledger_verify() == []
+
+
+def test_a_credit_beyond_the_column_range_is_refused_and_changes_nothing(make_balance, ledger_path):
+    from balances.errors import AmountOutOfRange
+
+    balance = make_balance("9999999999999999999999.00")
+    with pytest.raises(AmountOutOfRange):
+        services.ledger_credit(customer_id=balance.customer.customer_id, balance_id=balance.balance_id,
+                               request_id="overflow", amount=Decimal("1.00"), currency="USD")
+    assert not Operation.objects.filter(request_id="overflow").exists()
+    assert ledger_verify() == []

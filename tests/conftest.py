@@ -1,0 +1,149 @@
+"""Shared fixtures: real ES256 keys, real tokens, customers and balances built through services."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import jwt
+import pytest
+from django.db import connection
+from django.test import Client
+
+from b2b_server.keys import load_es256_private_key, write_es256_keypair
+from balances import services
+from balances.models import Balance
+from customers.services import customer_create
+
+API_IP = "127.0.0.1"
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.exit("The tests run on PostgreSQL: set DATABASE_URL=postgres://... (see README).", returncode=2)
+
+
+@pytest.fixture(scope="session")
+def key_dir(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("keys")
+    for name in ("quadcode", "rotated", "stranger"):
+        write_es256_keypair(directory / f"{name}-private.pem", directory / f"{name}-public.pem")
+    return directory
+
+
+@pytest.fixture(autouse=True)
+def quadcode_settings(settings, key_dir):
+    settings.B2B_ENVIRONMENT = "sandbox"
+    settings.QUADCODE_JWT_ISSUER = "qc"
+    settings.QUADCODE_PUBLIC_KEY_FILES = [str(key_dir / "quadcode-public.pem"), str(key_dir / "rotated-public.pem")]
+    settings.B2B_ALLOWED_IPS = [API_IP, "::1", "10.20.0.0/16", "2001:db8:1::/48"]
+    settings.B2B_TRUSTED_PROXIES = []
+    return settings
+
+
+@pytest.fixture
+def mint(key_dir):
+    """mint(**claims overrides, key="quadcode", algorithm="ES256") -> a token as Quadcode signs it."""
+
+    def _mint(*, key: str = "quadcode", algorithm: str = "ES256", headers: dict | None = None, drop=(), **overrides):
+        now = int(time.time())
+        claims = {"iss": "qc", "aud": "sandbox", "iat": now, "exp": now + 300}
+        claims.update(overrides)
+        for name in drop:
+            claims.pop(name, None)
+        signing_key = load_es256_private_key(key_dir / f"{key}-private.pem")
+        # Signed as raw JSON so that tests can send claims an encoder would refuse to write.
+        return jwt.api_jws.encode(json.dumps(claims).encode(), signing_key, algorithm=algorithm, headers=headers)
+
+    return _mint
+
+
+class GatewayClient:
+    """Calls the balance API the way Quadcode's servers do: signed, from an allowed IP."""
+
+    def __init__(self, mint):
+        self.client = Client(REMOTE_ADDR=API_IP)
+        self.mint = mint
+
+    def _headers(self, token, extra):
+        headers = dict(extra)
+        if token is not False:
+            headers.setdefault("HTTP_AUTHORIZATION", f"Bearer {token or self.mint()}")
+        return headers
+
+    def get_balance(self, customer_id, balance_id, *, token=None, **extra):
+        return self.client.get(f"/v1/customers/{customer_id}/balances/{balance_id}", **self._headers(token, extra))
+
+    def post(self, customer_id, balance_id, operation, body, *, token=None, raw: bytes | None = None,
+             content_type="application/json", **extra):
+        data = raw if raw is not None else json.dumps(body)
+        return self.client.generic("POST", f"/v1/customers/{customer_id}/balances/{balance_id}/{operation}",
+                                   data, content_type=content_type, **self._headers(token, extra))
+
+    def debit(self, customer_id, balance_id, body, **kw):
+        return self.post(customer_id, balance_id, "debit", body, **kw)
+
+    def credit(self, customer_id, balance_id, body, **kw):
+        return self.post(customer_id, balance_id, "credit", body, **kw)
+
+
+@pytest.fixture
+def gateway(mint) -> GatewayClient:
+    return GatewayClient(mint)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def make_customer(db):
+    def _make(customer_id: str | None = None, **kw):
+        kw.setdefault("email", "customer@example.com")
+        kw.setdefault("country_code", "DE")
+        return customer_create(customer_id=customer_id or new_id("cust"), **kw)
+
+    return _make
+
+
+@pytest.fixture
+def make_balance(db, make_customer):
+    def _make(amount="100.00", currency="USD", customer=None, balance_id=None, **kw) -> Balance:
+        customer = customer or make_customer()
+        return services.balance_open(customer_id=customer.customer_id, balance_id=balance_id or new_id("bal"),
+                                     currency=currency, amount=Decimal(amount), **kw)
+
+    return _make
+
+
+def body(amount="10.00", currency="USD", request_id=None, comment="option", **extra) -> dict:
+    result = {"request_id": new_id("req") if request_id is None else request_id, "amount": amount,
+              "currency_code": currency,
+              "comment": comment}
+    result.update(extra)
+    return result
+
+
+def ledger_snapshot() -> tuple:
+    """Everything a request could change: balances, operations, entries."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT balance_id, amount FROM balances_balance ORDER BY id")
+        balances = cursor.fetchall()
+        cursor.execute("SELECT count(*) FROM balances_operation")
+        operations = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM balances_ledgerentry")
+        entries = cursor.fetchone()[0]
+    return balances, operations, entries
+
+
+@pytest.fixture(params=["postgresql", "portable"])
+def ledger_path(request, monkeypatch):
+    """Run a test on each implementation of a money movement (see balances.services)."""
+    if request.param == "portable":
+        monkeypatch.setattr(services, "_apply_postgresql", services._apply_portable)
+    return request.param
