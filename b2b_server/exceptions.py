@@ -39,9 +39,10 @@ def error_body(code: str, message: str) -> dict:
     return {"error": code, "message": message}
 
 
-def api_exception_handler(exc: Exception, context: dict) -> Response:
+def error_parts(exc: Exception, view=None) -> tuple[int, dict, dict]:
+    """(status, body, headers) for any exception raised while answering an API request."""
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message), status=exc.http_status, headers=exc.headers())
+        return exc.http_status, error_body(exc.code, exc.message), exc.headers()
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -53,20 +54,26 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
             headers["WWW-Authenticate"] = exc.auth_header
         if getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(exc.wait))
-        if isinstance(exc, drf.MethodNotAllowed) and context.get("view") is not None:
-            headers["Allow"] = ", ".join(context["view"].allowed_methods)
+        if isinstance(exc, drf.MethodNotAllowed) and view is not None:
+            headers["Allow"] = ", ".join(view.allowed_methods)
         detail = exc.detail if isinstance(exc.detail, str) else "The request is not valid."
-        return Response(error_body(code, str(detail)), status=exc.status_code, headers=headers)
+        return exc.status_code, error_body(code, str(detail)), headers
     if isinstance(exc, (OperationalError, InterfaceError)):
         # The database is unreachable or restarting: nothing was applied; the caller may retry.
         log.error("database unavailable: %s", exc)
-        return Response(error_body("service_unavailable", "The service is temporarily unavailable; retry shortly."),
-                        status=503, headers={"Retry-After": "1"})
+        return 503, error_body("service_unavailable", "The service is temporarily unavailable; retry shortly."), {
+            "Retry-After": "1"}
     if isinstance(exc, DatabaseError):
         log.exception("database error")
     else:
         log.exception("unexpected error")
-    return Response(error_body("internal_error", "The server failed to process the request."), status=500)
+    return 500, error_body("internal_error", "The server failed to process the request."), {}
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response:
+    """DRF's EXCEPTION_HANDLER (the schema views and any other DRF view)."""
+    status, body, headers = error_parts(exc, context.get("view"))
+    return Response(body, status=status, headers=headers)
 
 
 def _is_api(request) -> bool:

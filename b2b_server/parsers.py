@@ -12,7 +12,7 @@ import json
 from django.conf import settings
 from rest_framework.parsers import BaseParser
 
-from b2b_server.errors import InvalidRequest, PayloadTooLarge
+from b2b_server.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 
 def _reject_constant(name: str):
@@ -71,3 +71,11 @@ class StrictJSONParser(BaseParser):
         if len(raw) > limit:
             raise PayloadTooLarge(f"The body must be at most {limit} bytes.")
         return parse_json_object(raw)
+
+
+def json_request_body(request) -> dict:
+    """The JSON object of a plain Django request: application/json in UTF-8, parsed strictly."""
+    charset = request.content_params.get("charset", "utf-8").lower()
+    if request.content_type != "application/json" or charset not in {"utf-8", "utf8"}:
+        raise UnsupportedMediaType()
+    return StrictJSONParser().parse(request)

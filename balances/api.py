@@ -9,15 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema
-from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.renderers import JSONRenderer
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from b2b_server.clientip import client_allowed
 from b2b_server.errors import ClientForbidden, InvalidRequest
-from b2b_server.parsers import StrictJSONParser
+from b2b_server.exceptions import error_parts
+from b2b_server.parsers import StrictJSONParser, json_request_body
 from balances import schema, services
 from balances.auth import verify_quadcode_token
 from balances.models import REQUEST_ID_MAX_LENGTH
@@ -27,25 +28,34 @@ from balances.selectors import balance_get
 COMMENT_MAX_LENGTH = 1000
 
 
-class JSONOnly(DefaultContentNegotiation):
-    """Every answer is JSON, whatever the Accept header says."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
 class QuadcodeApi(APIView):
-    """Base of the endpoints Quadcode calls: the caller's IP first (403), then its token (401)."""
+    """Base of the endpoints Quadcode calls: the caller's IP first (403), then its token (401).
+
+    These views are DRF views for their documentation (drf-spectacular reads the declarations
+    below) but answer through a lean `dispatch`: a machine-to-machine JSON API needs none of
+    DRF's request wrapper, content negotiation, authentication classes or renderers, and they
+    cost about a sixth of each request's CPU on the hot path. Errors still go through the one
+    mapping in b2b_server.exceptions.
+    """
 
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
-    content_negotiation_class = JSONOnly
+    http_method_names = ["get", "post", "head"]
 
-    def initial(self, request, *args, **kwargs):
-        if not client_allowed(request.META):
-            raise ClientForbidden()
-        verify_quadcode_token(request.META.get("HTTP_AUTHORIZATION"))
-        super().initial(request, *args, **kwargs)
+    def dispatch(self, request, *args, **kwargs):
+        self.args, self.kwargs, self.request = args, kwargs, request
+        try:
+            if not client_allowed(request.META):
+                raise ClientForbidden()
+            verify_quadcode_token(request.META.get("HTTP_AUTHORIZATION"))
+            method = request.method.lower()
+            handler = getattr(self, method, None) if method in self.http_method_names else None
+            if handler is None:
+                raise MethodNotAllowed(request.method)
+            return handler(request, *args, **kwargs)
+        except Exception as exc:
+            status, body, headers = error_parts(exc, self)
+            return JsonResponse(body, status=status, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,7 @@ def parse_operation(data: dict, *, with_force: bool) -> OperationRequest:
     return OperationRequest(request_id=request_id, amount=amount, currency=currency, comment=comment, force=force)
 
 
-def _posted_response(posted: services.Posted, *, with_realized: bool) -> Response:
+def _posted_response(posted: services.Posted, *, with_realized: bool) -> JsonResponse:
     body = {
         "operation_id": posted.operation_id,
         "customer_id": posted.customer_id,
@@ -100,15 +110,15 @@ def _posted_response(posted: services.Posted, *, with_realized: bool) -> Respons
     body["currency_code"] = posted.currency
     # Same status and body as the first answer; the header only tells operators it was a replay.
     headers = {"Idempotent-Replayed": "true"} if posted.replayed else None
-    return Response(body, status=201, headers=headers)
+    return JsonResponse(body, status=201, headers=headers)
 
 
 class BalanceDetailApi(QuadcodeApi):
     @extend_schema(operation_id="balance_get", summary="Get the customer balance amount.",
                    responses=schema.responses(200, schema.BalanceResponse, 401, 403, 404, 451))
-    def get(self, request, customer_id: str, balance_id: str) -> Response:
+    def get(self, request, customer_id: str, balance_id: str) -> JsonResponse:
         balance = balance_get(customer_id=customer_id, balance_id=balance_id)
-        return Response({
+        return JsonResponse({
             "customer_id": balance.customer_id,
             "balance_id": balance.balance_id,
             "amount": format_amount(balance.amount, balance.currency),
@@ -119,8 +129,8 @@ class BalanceDetailApi(QuadcodeApi):
 class BalanceDebitApi(QuadcodeApi):
     @extend_schema(operation_id="balance_debit", summary="Debit funds.", request=schema.DebitRequest,
                    responses=schema.responses(201, schema.DebitResponse, 400, 401, 402, 403, 404, 409, 413, 415, 451))
-    def post(self, request, customer_id: str, balance_id: str) -> Response:
-        op = parse_operation(request.data, with_force=True)
+    def post(self, request, customer_id: str, balance_id: str) -> JsonResponse:
+        op = parse_operation(json_request_body(request), with_force=True)
         posted = services.ledger_debit(customer_id=customer_id, balance_id=balance_id, request_id=op.request_id,
                                        amount=op.amount, currency=op.currency, comment=op.comment, force=op.force)
         return _posted_response(posted, with_realized=True)
@@ -129,8 +139,8 @@ class BalanceDebitApi(QuadcodeApi):
 class BalanceCreditApi(QuadcodeApi):
     @extend_schema(operation_id="balance_credit", summary="Credit funds.", request=schema.CreditRequest,
                    responses=schema.responses(201, schema.CreditResponse, 400, 401, 403, 404, 409, 413, 415, 451))
-    def post(self, request, customer_id: str, balance_id: str) -> Response:
-        op = parse_operation(request.data, with_force=False)
+    def post(self, request, customer_id: str, balance_id: str) -> JsonResponse:
+        op = parse_operation(json_request_body(request), with_force=False)
         posted = services.ledger_credit(customer_id=customer_id, balance_id=balance_id, request_id=op.request_id,
                                         amount=op.amount, currency=op.currency, comment=op.comment)
         return _posted_response(posted, with_realized=False)

@@ -39,11 +39,6 @@ def _public_keys(paths: tuple[str, ...]) -> tuple[ec.EllipticCurvePublicKey, ...
     return tuple(load_es256_public_key(path) for path in paths)
 
 
-def quadcode_public_keys() -> tuple[ec.EllipticCurvePublicKey, ...]:
-    """The configured keys, read once per list of files (a restart picks up rotated files)."""
-    return _public_keys(tuple(settings.QUADCODE_PUBLIC_KEY_FILES))
-
-
 def _is_number(value: object) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
@@ -56,18 +51,36 @@ def verify_quadcode_token(authorization: str | None) -> dict:
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > _MAX_TOKEN_LENGTH or not token.isascii():
         raise Unauthenticated("The Authorization header must be 'Bearer <token>'.")
-    keys = quadcode_public_keys()
+    claims = _verified_claims(token, tuple(settings.QUADCODE_PUBLIC_KEY_FILES), settings.QUADCODE_JWT_ISSUER,
+                              settings.B2B_ENVIRONMENT, settings.B2B_JWT_MAX_LIFETIME)
+    # Time moves on: these checks run on every use, cached or not.
+    now, leeway = time.time(), settings.B2B_JWT_LEEWAY
+    if claims["exp"] <= now - leeway:
+        raise Unauthenticated("The token has expired.")
+    if claims["iat"] > now + leeway:
+        raise Unauthenticated("The token is issued in the future.")
+    if "nbf" in claims and claims["nbf"] > now + leeway:
+        raise Unauthenticated("The token is not yet valid (nbf).")
+    return claims
+
+
+@lru_cache(maxsize=4096)
+def _verified_claims(token: str, key_files: tuple[str, ...], issuer: str, audience: str, max_lifetime: int) -> dict:
+    """Everything about a token that does not depend on the clock: signature, iss, aud, claims.
+
+    Cached because a caller may reuse a token for its whole lifetime (up to ten minutes): the
+    ES256 verification is then paid once per token, not once per request. Failures raise and
+    are never cached.
+    """
+    keys = _public_keys(key_files)
     if not keys:
         raise Unauthenticated("No token can be verified: no Quadcode public key is configured.")
+    options = {"require": list(_REQUIRED_CLAIMS), "strict_aud": True,
+               "verify_exp": False, "verify_iat": False, "verify_nbf": False}
     claims = None
     for key in keys:
         try:
-            claims = jwt.decode(
-                token, key, algorithms=["ES256"],
-                audience=settings.B2B_ENVIRONMENT, issuer=settings.QUADCODE_JWT_ISSUER,
-                leeway=settings.B2B_JWT_LEEWAY,
-                options={"require": list(_REQUIRED_CLAIMS), "strict_aud": True},
-            )
+            claims = jwt.decode(token, key, algorithms=["ES256"], audience=audience, issuer=issuer, options=options)
             break
         except jwt.InvalidSignatureError:
             continue  # signed with another of the keys, or forged: try the next key
@@ -77,13 +90,11 @@ def verify_quadcode_token(authorization: str | None) -> dict:
             raise Unauthenticated("The token is malformed.") from None
     if claims is None:
         raise Unauthenticated("The token signature does not verify.")
-    iat, exp = claims["iat"], claims["exp"]
-    if not (_is_number(iat) and _is_number(exp)):
-        raise Unauthenticated("The token's iat and exp must be numeric dates.")
+    iat, exp, nbf = claims["iat"], claims["exp"], claims.get("nbf", 0)
+    if not (_is_number(iat) and _is_number(exp) and _is_number(nbf)):
+        raise Unauthenticated("The token's iat, exp and nbf must be numeric dates.")
     if exp <= iat:
         raise Unauthenticated("The token expires before it is issued.")
-    if exp - iat > settings.B2B_JWT_MAX_LIFETIME:
-        raise Unauthenticated(f"The token's lifetime exceeds {settings.B2B_JWT_MAX_LIFETIME} seconds.")
-    if iat > time.time() + settings.B2B_JWT_LEEWAY:
-        raise Unauthenticated("The token is issued in the future.")
+    if exp - iat > max_lifetime:
+        raise Unauthenticated(f"The token's lifetime exceeds {max_lifetime} seconds.")
     return claims

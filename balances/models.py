@@ -68,15 +68,20 @@ class Operation(models.Model):
     for insufficient funds (402). Replays are answered from these rows.
     """
 
-    request_id = models.CharField(max_length=REQUEST_ID_MAX_LENGTH, unique=True)
+    request_id = models.CharField(max_length=REQUEST_ID_MAX_LENGTH)
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    balance = models.ForeignKey(Balance, on_delete=models.PROTECT, related_name="operations")
+    # No index of its own: a balance's history is read through its ledger entries.
+    balance = models.ForeignKey(Balance, on_delete=models.PROTECT, related_name="operations", db_index=False)
     amount = _money()
     force = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="operation_amount_positive")]
+        constraints = [
+            # A plain unique index (no extra LIKE index): every index costs on the hot path.
+            models.UniqueConstraint(fields=["request_id"], name="operation_request_id_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="operation_amount_positive"),
+        ]
 
     def __str__(self) -> str:
         return self.request_id
@@ -85,11 +90,9 @@ class Operation(models.Model):
 class LedgerEntry(models.Model):
     """What was done: one money movement, never updated or deleted."""
 
-    operation = models.OneToOneField(
-        Operation, on_delete=models.PROTECT, to_field="request_id", db_column="request_id",
-        related_name="entry", verbose_name="request id",
-    )
-    balance = models.ForeignKey(Balance, on_delete=models.PROTECT, related_name="entries")
+    operation = models.OneToOneField(Operation, on_delete=models.PROTECT, related_name="entry")
+    # Indexed together with id below (a balance's entries in order).
+    balance = models.ForeignKey(Balance, on_delete=models.PROTECT, related_name="entries", db_index=False)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     amount = _money()
     realized_amount = _money()
@@ -110,6 +113,10 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="entry_balance_after_not_negative"),
         ]
         indexes = [models.Index(fields=["balance", "id"])]
+
+    @property
+    def request_id(self) -> str:
+        return self.operation.request_id
 
     def __str__(self) -> str:
         return f"{self.kind} {self.realized_amount} on {self.balance_id}"

@@ -19,7 +19,7 @@ class BalanceTarget:
     customer_id: str
     balance_id: str
     currency: str
-    amount: Decimal
+    amount: Decimal | None  # None where only the identity was needed
     customer_blocked: bool
 
 
@@ -88,12 +88,12 @@ def ledger_verify() -> list[LedgerMismatch]:
             WHERE balance_after <> running""",
         "entry {0} disagrees with its operation {1}": f"""
             SELECT b.balance_id, e.id, o.request_id
-            FROM {entry} e JOIN {operation} o ON o.request_id = e.request_id JOIN {balance} b ON b.id = e.balance_id
+            FROM {entry} e JOIN {operation} o ON o.id = e.operation_id JOIN {balance} b ON b.id = e.balance_id
             WHERE o.kind <> e.kind OR o.balance_id <> e.balance_id OR o.amount <> e.amount""",
         "operation {0} ({1}) has no ledger entry": f"""
             SELECT b.balance_id, o.request_id, o.kind
             FROM {operation} o JOIN {balance} b ON b.id = o.balance_id
-            LEFT JOIN {entry} e ON e.request_id = o.request_id
+            LEFT JOIN {entry} e ON e.operation_id = o.id
             WHERE e.id IS NULL AND NOT (o.kind = 'debit' AND NOT o.force)""",
     }
     problems = []

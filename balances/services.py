@@ -3,10 +3,11 @@
 Every money movement is one operation (the idempotency record, keyed by request_id) plus at
 most one ledger entry, written atomically together with the balance change.
 
-On PostgreSQL the whole movement is one SQL statement (`_apply_postgresql`): it claims the
-request_id, locks and updates the balance and appends the entry in a single round trip, so the
-balance row is locked only for the statement and its commit, never across Python code. That
-is what keeps one hot balance fast. Other databases (the SQLite demo) use `_apply_portable`,
+On PostgreSQL the whole movement is one prepared SQL statement (`_attempt_postgresql`): it finds
+the balance, claims the request_id, locks and updates the balance and appends the entry in a
+single round trip, so the balance row is locked only for the statement and its commit, never
+across Python code. That is what keeps one hot balance fast. Other databases (the SQLite demo)
+use `_attempt_portable`,
 the same steps with the ORM inside one transaction; the test suite holds both to the same
 behaviour on PostgreSQL.
 """
@@ -17,11 +18,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 
+import psycopg
 from django.db import DataError, IntegrityError, connection, transaction
 
 from balances.errors import (
     AmountOutOfRange,
     BalanceExists,
+    BalanceNotFound,
     CurrencyMismatch,
     CustomerBlocked,
     InsufficientFunds,
@@ -31,6 +34,7 @@ from balances.models import Balance, BalanceType, Kind, LedgerEntry, Operation
 from balances.money import AMOUNT_LIMIT, currency_exponent, validate_amount
 from balances.selectors import BalanceTarget, balance_target
 from customers.ids import EXTERNAL_ID_MAX_LENGTH, is_external_id
+from customers.models import Customer
 from customers.selectors import customer_get
 from b2b_server.errors import InvalidRequest
 
@@ -53,6 +57,26 @@ class _Applied:
     operation_id: int
     realized_amount: Decimal | None  # None: a debit declined for insufficient funds
     balance_after: Decimal | None
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """An operation recorded before this request, and its entry if it was applied."""
+
+    operation_id: int
+    kind: str
+    balance_pk: int
+    amount: Decimal
+    force: bool
+    realized_amount: Decimal | None
+    balance_after: Decimal | None
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    target: BalanceTarget | None  # None: no such balance for this customer
+    applied: _Applied | None = None  # None: not applied (request_id taken, or refused before)
+    stored: _Stored | None = None  # the earlier operation under this request_id, when already seen
 
 
 def ledger_debit(*, customer_id: str, balance_id: str, request_id: str, amount: Decimal, currency: str,
@@ -111,20 +135,22 @@ def balance_open(*, customer_id: str, balance_id: str, currency: str, type: str 
 
 def _post(*, kind: Kind, customer_id: str, balance_id: str, request_id: str, amount: Decimal, currency: str,
           comment: str, force: bool = False) -> Posted:
-    target = balance_target(customer_id=customer_id, balance_id=balance_id)
+    validate_amount(amount, currency)
+    attempt_fn = _attempt_postgresql if connection.vendor == "postgresql" else _attempt_portable
+    attempt = attempt_fn(kind=kind, customer_id=customer_id, balance_id=balance_id, request_id=request_id,
+                         amount=amount, currency=currency, comment=comment, force=force)
+    target, applied = attempt.target, attempt.applied
+    if target is None:
+        raise BalanceNotFound()
     if currency != target.currency:
         raise CurrencyMismatch(f"Balance {balance_id} is held in {target.currency}, not {currency}.")
-    validate_amount(amount, currency)
-    if target.customer_blocked and kind is Kind.DEBIT:
-        # A retry of a debit applied before the block must still get its original answer.
-        if Operation.objects.filter(request_id=request_id).exists():
-            return _replay(kind=kind, target=target, request_id=request_id, amount=amount, force=force)
-        raise CustomerBlocked()
-    apply = _apply_postgresql if connection.vendor == "postgresql" else _apply_portable
-    applied = apply(kind=kind, balance_pk=target.pk, request_id=request_id, amount=amount, force=force,
-                    comment=comment)
     if applied is None:
-        return _replay(kind=kind, target=target, request_id=request_id, amount=amount, force=force)
+        # Not applied: the request_id was taken before (a replay or a conflict), or the customer
+        # is blocked. A retry of a debit applied before the block must still get its answer.
+        stored = attempt.stored or _stored_operation(request_id)
+        if stored is None and target.customer_blocked and kind is Kind.DEBIT:
+            raise CustomerBlocked()
+        return _replay(kind=kind, target=target, request_id=request_id, amount=amount, force=force, stored=stored)
     if applied.realized_amount is None:
         raise InsufficientFunds()
     return Posted(operation_id=applied.operation_id, customer_id=target.customer_id, balance_id=target.balance_id,
@@ -132,103 +158,148 @@ def _post(*, kind: Kind, customer_id: str, balance_id: str, request_id: str, amo
                   balance_after=applied.balance_after, replayed=False)
 
 
-def _replay(*, kind: Kind, target: BalanceTarget, request_id: str, amount: Decimal, force: bool) -> Posted:
-    """Answer a request_id seen before: the stored outcome if it is the same request, else 409."""
-    operation = Operation.objects.select_related("entry").get(request_id=request_id)
-    if (operation.kind, operation.balance_id, operation.amount, operation.force) != (kind, target.pk, amount, force):
-        raise RequestIdConflict(f"request_id {request_id!r} was already used for a different operation.")
+def _stored_operation(request_id: str) -> _Stored | None:
+    operation = Operation.objects.select_related("entry").filter(request_id=request_id).first()
+    if operation is None:
+        return None
     entry = getattr(operation, "entry", None)
-    if entry is None:
+    return _Stored(operation_id=operation.pk, kind=operation.kind, balance_pk=operation.balance_id,
+                   amount=operation.amount, force=operation.force,
+                   realized_amount=entry.realized_amount if entry else None,
+                   balance_after=entry.balance_after if entry else None)
+
+
+def _replay(*, kind: Kind, target: BalanceTarget, request_id: str, amount: Decimal, force: bool,
+            stored: _Stored | None) -> Posted:
+    """Answer a request_id seen before: the stored outcome if it is the same request, else 409."""
+    if stored is None:  # claimed by a request that then rolled back: nothing to replay, nothing applied
+        raise RequestIdConflict(f"request_id {request_id!r} is being processed; retry.")
+    if (stored.kind, stored.balance_pk, stored.amount, stored.force) != (kind, target.pk, amount, force):
+        raise RequestIdConflict(f"request_id {request_id!r} was already used for a different operation.")
+    if stored.realized_amount is None:
         raise InsufficientFunds()
-    return Posted(operation_id=operation.pk, customer_id=target.customer_id, balance_id=target.balance_id,
-                  currency=target.currency, kind=kind, amount=operation.amount,
-                  realized_amount=entry.realized_amount, balance_after=entry.balance_after, replayed=True)
+    return Posted(operation_id=stored.operation_id, customer_id=target.customer_id, balance_id=target.balance_id,
+                  currency=target.currency, kind=kind, amount=stored.amount,
+                  realized_amount=stored.realized_amount, balance_after=stored.balance_after, replayed=True)
 
 
 _OPERATION = Operation._meta.db_table
 _BALANCE = Balance._meta.db_table
 _ENTRY = LedgerEntry._meta.db_table
+_CUSTOMER = Customer._meta.db_table
 
-# One statement: claim the request_id (a concurrent twin waits here until the first commits,
-# then finds the key taken), lock the balance, take what the rules allow, append the entry.
-# `cur` locks the newest row version and reads it; the UPDATE then works on that same version.
-_DEBIT_SQL = f"""
-WITH op AS (
+# One statement, one round trip, its own transaction: find the balance, claim the request_id
+# (a concurrent twin waits here until the first commits, then finds the key taken), lock the
+# balance row, take what the rules allow, append the entry. Nothing is claimed when the currency
+# does not match or a debit meets a blocked customer. `cur` locks the newest row version and
+# reads it; the UPDATE then works on that same version.
+_TARGET_CTE = f"""
+target AS (
+    SELECT b.id, b.currency, c.is_blocked
+    FROM {_BALANCE} b JOIN {_CUSTOMER} c ON c.id = b.customer_id
+    WHERE b.balance_id = %(balance_id)s AND c.customer_id = %(customer_id)s
+), op AS (
     INSERT INTO {_OPERATION} (request_id, kind, balance_id, amount, force, created_at)
-    VALUES (%(request_id)s, 'debit', %(balance_pk)s, %(amount)s, %(force)s, now())
+    SELECT %(request_id)s, %(kind)s::text, id, %(amount)s, %(force)s, now() FROM target
+    WHERE currency = %(currency)s AND NOT (is_blocked AND %(kind)s::text = 'debit')
     ON CONFLICT (request_id) DO NOTHING
     RETURNING id
-), cur AS (
-    SELECT amount FROM {_BALANCE}
-    WHERE id = %(balance_pk)s AND EXISTS (SELECT FROM op)
-    FOR NO KEY UPDATE
+), prior AS (
+    SELECT o.id, o.kind, o.balance_id, o.amount, o.force, e.realized_amount, e.balance_after
+    FROM {_OPERATION} o LEFT JOIN {_ENTRY} e ON e.operation_id = o.id
+    WHERE o.request_id = %(request_id)s
+)"""
+
+# What every statement answers: the balance found, the new operation if one was applied, and
+# the earlier operation under this request_id (a replay is answered without another query).
+_RESULT = """
+FROM target LEFT JOIN op ON true LEFT JOIN upd ON true LEFT JOIN prior ON true
+"""
+
+_DEBIT_SQL = f"""
+WITH {_TARGET_CTE}, cur AS (
+    SELECT b.amount FROM {_BALANCE} b, target
+    WHERE b.id = target.id AND EXISTS (SELECT FROM op)
+    FOR NO KEY UPDATE OF b
 ), take AS (
     SELECT CASE WHEN amount >= %(amount)s THEN %(amount)s::numeric
                 WHEN %(force)s THEN amount END AS realized
     FROM cur
 ), upd AS (
     UPDATE {_BALANCE} b SET amount = b.amount - take.realized
-    FROM take WHERE b.id = %(balance_pk)s AND take.realized IS NOT NULL
+    FROM take, target WHERE b.id = target.id AND take.realized IS NOT NULL
     RETURNING take.realized, b.amount AS balance_after
 ), entry AS (
-    INSERT INTO {_ENTRY} (request_id, balance_id, kind, amount, realized_amount, balance_after, comment, created_at)
-    SELECT %(request_id)s, %(balance_pk)s, 'debit', %(amount)s, upd.realized, upd.balance_after, %(comment)s, now()
-    FROM upd
+    INSERT INTO {_ENTRY} (operation_id, balance_id, kind, amount, realized_amount, balance_after, comment, created_at)
+    SELECT op.id, target.id, 'debit', %(amount)s, upd.realized, upd.balance_after, %(comment)s, now()
+    FROM upd, target, op
 )
-SELECT op.id, upd.realized, upd.balance_after FROM op LEFT JOIN upd ON true
-"""
+SELECT target.id, target.currency, target.is_blocked, op.id, upd.realized, upd.balance_after, prior.*
+""" + _RESULT
 
 _CREDIT_SQL = f"""
-WITH op AS (
-    INSERT INTO {_OPERATION} (request_id, kind, balance_id, amount, force, created_at)
-    VALUES (%(request_id)s, %(kind)s, %(balance_pk)s, %(amount)s, false, now())
-    ON CONFLICT (request_id) DO NOTHING
-    RETURNING id
-), upd AS (
-    UPDATE {_BALANCE} SET amount = amount + %(amount)s
-    WHERE id = %(balance_pk)s AND EXISTS (SELECT FROM op)
-    RETURNING amount AS balance_after
+WITH {_TARGET_CTE}, upd AS (
+    UPDATE {_BALANCE} b SET amount = b.amount + %(amount)s
+    FROM target WHERE b.id = target.id AND EXISTS (SELECT FROM op)
+    RETURNING b.amount AS balance_after
 ), entry AS (
-    INSERT INTO {_ENTRY} (request_id, balance_id, kind, amount, realized_amount, balance_after, comment, created_at)
-    SELECT %(request_id)s, %(balance_pk)s, %(kind)s, %(amount)s, %(amount)s, upd.balance_after, %(comment)s, now()
-    FROM upd
+    INSERT INTO {_ENTRY} (operation_id, balance_id, kind, amount, realized_amount, balance_after, comment, created_at)
+    SELECT op.id, target.id, %(kind)s::text, %(amount)s, %(amount)s, upd.balance_after, %(comment)s, now()
+    FROM upd, target, op
 )
-SELECT op.id, %(amount)s::numeric, upd.balance_after FROM op JOIN upd ON true
-"""
+SELECT target.id, target.currency, target.is_blocked, op.id, %(amount)s::numeric, upd.balance_after, prior.*
+""" + _RESULT
 
 
-def _apply_postgresql(*, kind: Kind, balance_pk: int, request_id: str, amount: Decimal, force: bool,
-                      comment: str) -> _Applied | None:
-    sql = _DEBIT_SQL if kind is Kind.DEBIT else _CREDIT_SQL
-    params = {"request_id": request_id, "kind": kind.value, "balance_pk": balance_pk, "amount": amount,
-              "force": force, "comment": comment}
-    # Outside a transaction the statement is its own transaction (one round trip); inside a
-    # caller's transaction a savepoint keeps a failure from poisoning it.
+def _attempt_postgresql(*, kind: Kind, customer_id: str, balance_id: str, request_id: str, amount: Decimal,
+                        currency: str, comment: str, force: bool) -> _Attempt:
+    if not (is_external_id(customer_id) and is_external_id(balance_id)):
+        return _Attempt(target=None)
+    params = {"customer_id": customer_id, "balance_id": balance_id, "request_id": request_id, "kind": kind.value,
+              "amount": amount, "currency": currency, "force": force, "comment": comment}
+    # Outside a transaction the statement is its own transaction; inside a caller's transaction
+    # a savepoint keeps a failure from poisoning it.
     scope = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
-        with scope, connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+        with scope, connection.wrap_database_errors:
+            connection.ensure_connection()
+            # A server-side prepared statement: planned once per connection, not per request.
+            with psycopg.Cursor(connection.connection) as cursor:
+                cursor.execute(_DEBIT_SQL if kind is Kind.DEBIT else _CREDIT_SQL, params, prepare=True)
+                row = cursor.fetchone()
     except DataError:
         # numeric field overflow: the balance would leave NUMERIC(30, 8).
         raise AmountOutOfRange() from None
     if row is None:
-        return None
-    return _Applied(operation_id=row[0], realized_amount=row[1], balance_after=row[2])
+        return _Attempt(target=None)
+    pk, balance_currency, blocked, operation_id, realized, after, *prior = row
+    target = BalanceTarget(pk=pk, customer_id=customer_id, balance_id=balance_id, currency=balance_currency,
+                           amount=None, customer_blocked=blocked)
+    if operation_id is not None:
+        return _Attempt(target=target, applied=_Applied(operation_id=operation_id, realized_amount=realized,
+                                                        balance_after=after))
+    # prior is empty when the twin that took the request_id committed after this statement began.
+    return _Attempt(target=target, stored=_Stored(*prior) if prior[0] is not None else None)
 
 
-def _apply_portable(*, kind: Kind, balance_pk: int, request_id: str, amount: Decimal, force: bool,
-                    comment: str) -> _Applied | None:
+def _attempt_portable(*, kind: Kind, customer_id: str, balance_id: str, request_id: str, amount: Decimal,
+                      currency: str, comment: str, force: bool) -> _Attempt:
+    try:
+        target = balance_target(customer_id=customer_id, balance_id=balance_id)
+    except BalanceNotFound:
+        return _Attempt(target=None)
+    if target.currency != currency or (target.customer_blocked and kind is Kind.DEBIT):
+        return _Attempt(target=target)
     with transaction.atomic():
         try:
             with transaction.atomic():
-                operation = Operation.objects.create(request_id=request_id, kind=kind, balance_id=balance_pk,
+                operation = Operation.objects.create(request_id=request_id, kind=kind, balance_id=target.pk,
                                                      amount=amount, force=force)
         except IntegrityError:
             if Operation.objects.filter(request_id=request_id).exists():
-                return None
+                return _Attempt(target=target)
             raise
-        current = Balance.objects.select_for_update(no_key=True).values_list("amount", flat=True).get(pk=balance_pk)
+        current = Balance.objects.select_for_update(no_key=True).values_list("amount", flat=True).get(pk=target.pk)
         if kind is not Kind.DEBIT:
             realized = amount
         elif current >= amount:
@@ -236,11 +307,13 @@ def _apply_portable(*, kind: Kind, balance_pk: int, request_id: str, amount: Dec
         elif force:
             realized = current
         else:
-            return _Applied(operation_id=operation.pk, realized_amount=None, balance_after=None)
+            return _Attempt(target=target, applied=_Applied(operation_id=operation.pk, realized_amount=None,
+                                                            balance_after=None))
         after = current + kind.sign * realized
         if after >= AMOUNT_LIMIT:
             raise AmountOutOfRange()
-        Balance.objects.filter(pk=balance_pk).update(amount=after)
-        LedgerEntry.objects.create(operation=operation, balance_id=balance_pk, kind=kind, amount=amount,
+        Balance.objects.filter(pk=target.pk).update(amount=after)
+        LedgerEntry.objects.create(operation=operation, balance_id=target.pk, kind=kind, amount=amount,
                                    realized_amount=realized, balance_after=after, comment=comment)
-    return _Applied(operation_id=operation.pk, realized_amount=realized, balance_after=after)
+    return _Attempt(target=target, applied=_Applied(operation_id=operation.pk, realized_amount=realized,
+                                                    balance_after=after))

@@ -145,5 +145,5 @@ def ledger_snapshot() -> tuple:
 def ledger_path(request, monkeypatch):
     """Run a test on each implementation of a money movement (see balances.services)."""
     if request.param == "portable":
-        monkeypatch.setattr(services, "_apply_postgresql", services._apply_portable)
+        monkeypatch.setattr(services, "_attempt_postgresql", services._attempt_portable)
     return request.param

@@ -218,10 +218,10 @@ RAW_BODIES = {
 
 
 @pytest.mark.parametrize("case", list(RAW_BODIES))
-def test_malformed_json_is_a_clear_400_or_413(gateway, balance, case):
+def test_malformed_json_is_a_clear_4xx_and_changes_nothing(gateway, balance, case):
     before = ledger_snapshot()
     response = gateway.credit(*ids(balance), None, raw=RAW_BODIES[case])
-    assert response.status_code in (400, 413), response.content
+    assert response.status_code in (400, 413, 415), response.content
     assert set(response.json()) == ERROR_KEYS
     assert ledger_snapshot() == before
 
@@ -302,3 +302,15 @@ def test_nothing_about_a_balance_leaks_in_404(gateway, balance):
     a = gateway.get_balance("nobody", balance.balance_id).json()
     b = gateway.get_balance(balance.customer.customer_id, "nothing").json()
     assert a == b
+
+
+def test_a_non_utf8_charset_is_415(gateway, balance):
+    response = gateway.credit(*ids(balance), body(), content_type="application/json; charset=latin-1")
+    assert response.status_code == 415
+
+
+def test_options_is_405_not_a_metadata_page(gateway, balance):
+    response = gateway.client.options(f"/v1/customers/{balance.customer.customer_id}/balances/{balance.balance_id}",
+                                      HTTP_AUTHORIZATION=f"Bearer {gateway.mint()}")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"

@@ -149,3 +149,16 @@ def test_a_removed_key_stops_verifying(gateway, mint, balance, settings, key_dir
     settings.QUADCODE_PUBLIC_KEY_FILES = [str(key_dir / "quadcode-public.pem")]
     assert gateway.get_balance(balance.customer.customer_id, balance.balance_id,
                                token=mint(key="rotated")).status_code == 401
+
+
+def test_a_token_verified_once_still_expires_on_time(gateway, mint, balance, monkeypatch):
+    # Verification results are cached per token; the clock checks are not.
+    token = mint(iat=now(), exp=now() + 60)
+    ids = balance.customer.customer_id, balance.balance_id
+    assert gateway.get_balance(*ids, token=token).status_code == 200
+    import balances.auth
+    later = now() + 120
+    monkeypatch.setattr(balances.auth.time, "time", lambda: later)
+    response = gateway.get_balance(*ids, token=token)
+    assert response.status_code == 401
+    assert "expired" in response.json()["message"]
