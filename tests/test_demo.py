@@ -1,5 +1,5 @@
 """The README's first command: `bin/demo --once` sets up the sandbox, serves the API under
-gunicorn on the embedded SQLite default, trades one option over HTTP and verifies the ledger."""
+its production server on the embedded SQLite default, trades one option over HTTP and verifies the ledger."""
 
 import os
 import socket
