@@ -30,10 +30,11 @@ DB = "b2b_bench"
 BALANCES = 10_000
 
 
-def sh(*cmd, env=None, check=True, capture=True) -> str:
-    result = subprocess.run(cmd, cwd=ROOT, env=env, check=check, text=True,
-                            stdout=subprocess.PIPE if capture else None, stderr=subprocess.STDOUT if capture else None)
-    return result.stdout or ""
+def sh(*cmd, env=None, check=True) -> str:
+    result = subprocess.run(cmd, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if check and result.returncode:
+        raise SystemExit(f"bench: {' '.join(cmd)} failed:\n{result.stdout}")
+    return result.stdout
 
 
 def populate(env: dict) -> None:
@@ -105,9 +106,9 @@ def main() -> int:
     print(f"bench: preparing {DB} with {BALANCES} balances", flush=True)
     sh("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB)
     sh("createdb", "-h", "127.0.0.1", "-U", "postgres", DB)
+    sh(PYTHON, "manage.py", "sandbox_keys", str(work), env={**env, "QUADCODE_PUBLIC_KEY_FILES": ""})
     sh(PYTHON, "manage.py", "migrate", "-v0", env=env)
     populate(env)
-    sh(PYTHON, "manage.py", "sandbox_keys", str(work), env=env)
     token = sh(PYTHON, "manage.py", "sandbox_token", "--private-key", str(work / "quadcode-sandbox-private.pem"),
                "--lifetime", "600", env=env).strip()
 
