@@ -16,7 +16,7 @@ from django.views import defaults
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from b2b_server.errors import DomainError
+from b2b_server.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,10 @@ def error_body(code: str, message: str) -> dict:
 
 def error_parts(exc: Exception, view=None) -> tuple[int, dict, dict]:
     """(status, body, headers) for any exception raised while answering an API request."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is unreachable or restarting: nothing was applied; the caller may retry.
+        log.error("database unavailable: %s", exc)
+        exc = ServiceUnavailable()
     if isinstance(exc, DomainError):
         return exc.http_status, error_body(exc.code, exc.message), exc.headers()
     if isinstance(exc, Http404):
@@ -58,11 +62,6 @@ def error_parts(exc: Exception, view=None) -> tuple[int, dict, dict]:
             headers["Allow"] = ", ".join(view.allowed_methods)
         detail = exc.detail if isinstance(exc.detail, str) else "The request is not valid."
         return exc.status_code, error_body(code, str(detail)), headers
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        # The database is unreachable or restarting: nothing was applied; the caller may retry.
-        log.error("database unavailable: %s", exc)
-        return 503, error_body("service_unavailable", "The service is temporarily unavailable; retry shortly."), {
-            "Retry-After": "1"}
     if isinstance(exc, DatabaseError):
         log.exception("database error")
     else:

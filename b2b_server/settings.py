@@ -170,5 +170,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # Unexpected errors are answered with a JSON 500 by our handler; their traces go to the log.
-    "loggers": {"django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False}},
+    "loggers": {
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        # Scanners probing with foreign Host headers get a JSON 400; a traceback each is only noise.
+        "django.security.DisallowedHost": {"handlers": [], "propagate": False},
+    },
 }

@@ -314,3 +314,21 @@ def test_options_is_405_not_a_metadata_page(gateway, balance):
                                       HTTP_AUTHORIZATION=f"Bearer {gateway.mint()}")
     assert response.status_code == 405
     assert response["Allow"] == "GET, HEAD"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_database_is_a_503_with_retry_after(gateway, balance):
+    from django.db import connection
+
+    ids_ = ids(balance)
+    real = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = "1"  # nothing listens there
+    try:
+        response = gateway.debit(*ids_, body())
+    finally:
+        connection.settings_dict["PORT"] = real
+        connection.close()
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response.json()["error"] == "service_unavailable"
