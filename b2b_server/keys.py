@@ -26,7 +26,9 @@ def write_es256_keypair(private_path: Path, public_path: Path) -> bytes:
     return public_pem
 
 
-def load_es256_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
+def load_es256_private_key(path: Path | str) -> ec.EllipticCurvePrivateKey:
+    if not path:
+        raise ValueError("no key file given")
     key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise ValueError(f"{path} is not a P-256 (ES256) private key")

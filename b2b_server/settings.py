@@ -49,6 +49,22 @@ B2B_JWT_LEEWAY = 30
 # Largest request body the balance API reads.
 B2B_MAX_BODY_BYTES = 8 * 1024
 
+# --- the gateway we call (traderoom) ----------------------------------------------------------
+QUADCODE_API_URL = os.environ.get("QUADCODE_API_URL", "").rstrip("/")
+# Our ES256 key for calls to the gateway, and the issuer Quadcode gave us.
+B2B_PRIVATE_KEY_FILE = os.environ.get("B2B_PRIVATE_KEY_FILE", "")
+B2B_JWT_ISSUER = os.environ.get("B2B_JWT_ISSUER", "")
+B2B_TOKEN_LIFETIME = 300
+QUADCODE_CONNECT_TIMEOUT = float(os.environ.get("QUADCODE_CONNECT_TIMEOUT", "3"))
+QUADCODE_TIMEOUT = float(os.environ.get("QUADCODE_TIMEOUT", "10"))
+# A request header set by a geolocating CDN (e.g. CF-IPCountry); else the profile's country.
+B2B_COUNTRY_HEADER = os.environ.get("B2B_COUNTRY_HEADER", "")
+# The site/mirror domain sent with sessions; else the request's host.
+B2B_SITE_DOMAIN = os.environ.get("B2B_SITE_DOMAIN", "")
+# Rate limits of the trading-room page (django-ratelimit syntax).
+B2B_TRADEROOM_RATE_PER_USER = os.environ.get("B2B_TRADEROOM_RATE_PER_USER", "20/m")
+B2B_TRADEROOM_RATE_PER_IP = os.environ.get("B2B_TRADEROOM_RATE_PER_IP", "60/m")
+
 # --- Django --------------------------------------------------------------------------------
 DEBUG = _env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -66,8 +82,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_ratelimit",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "customers",
     "balances",
     "traderoom",
@@ -76,12 +94,44 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
+
+# Our pages load only our own assets; the trading-room page adds the gateway's origin to
+# frame-src for its iframe, and nobody may frame us.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "frame-src": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+
+# Rate limits must be counted in one place for all web processes: Redis when REDIS_URL is set.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "b2b", "TIMEOUT": 300}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # One process only (the demo): limits are then per process.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001", "django_ratelimit.E003"]
+RATELIMIT_VIEW = "traderoom.views.rate_limited"
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "traderoom"
+LOGOUT_REDIRECT_URL = "login"
 
 ROOT_URLCONF = "b2b_server.urls"
 WSGI_APPLICATION = "b2b_server.wsgi.application"
@@ -133,6 +183,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+LANGUAGES = [("en-us", "English"), ("de-de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -174,5 +226,8 @@ LOGGING = {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         # Scanners probing with foreign Host headers get a JSON 400; a traceback each is only noise.
         "django.security.DisallowedHost": {"handlers": [], "propagate": False},
+        # One line per gateway call is ours to write (traderoom.gateway), with what matters.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

@@ -1,11 +1,14 @@
+from csp.decorators import csp_exempt
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("", include("balances.urls")),
+    path("", include("traderoom.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/schema/ui/", SpectacularSwaggerView.as_view(url_name="schema"), name="schema-ui"),
+    # Swagger UI starts with an inline script: exempt from our CSP, the page has no user data.
+    path("api/schema/ui/", csp_exempt()(SpectacularSwaggerView.as_view(url_name="schema")), name="schema-ui"),
     path("admin/", admin.site.urls),
 ]
 

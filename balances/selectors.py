@@ -103,3 +103,15 @@ def ledger_verify() -> list[LedgerMismatch]:
             for balance_id, *details in cursor.fetchall():
                 problems.append(LedgerMismatch(balance_id=balance_id, problem=template.format(*details)))
     return problems
+
+
+def customer_balance(*, customer_id: str, balance_id: str | None = None) -> Balance:
+    """One of a customer's balances: the one named, or their first real balance (else their first)."""
+    balances = Balance.objects.filter(customer__customer_id=customer_id)
+    if balance_id is not None:
+        balance = balances.filter(balance_id=balance_id).first() if is_external_id(balance_id) else None
+    else:
+        balance = balances.order_by("-type", "created_at", "id").first()  # "real" sorts after "demo"
+    if balance is None:
+        raise BalanceNotFound()
+    return balance

@@ -31,7 +31,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def key_dir(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("keys")
-    for name in ("quadcode", "rotated", "stranger"):
+    for name in ("quadcode", "rotated", "stranger", "b2b"):
         write_es256_keypair(directory / f"{name}-private.pem", directory / f"{name}-public.pem")
     return directory
 

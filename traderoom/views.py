@@ -1,0 +1,104 @@
+"""The end user's pages: the trading room in an iframe, or a clear word on why not."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django_ratelimit.decorators import ratelimit
+
+from b2b_server.clientip import client_ip
+from balances.errors import BalanceNotFound
+from balances.selectors import customer_balance
+from traderoom.gateway import Outcome
+from traderoom.services import Visitor, traderoom_session_open
+
+_COUNTRY_RE = re.compile(r"[A-Z]{2}", re.ASCII)
+
+
+def _ip(request) -> str:
+    address = client_ip(request.META)
+    return str(address) if address is not None else request.META.get("REMOTE_ADDR", "")
+
+
+def _ip_key(group, request) -> str:
+    return _ip(request)
+
+
+def _per_user(group, request) -> str:
+    return settings.B2B_TRADEROOM_RATE_PER_USER
+
+
+def _per_ip(group, request) -> str:
+    return settings.B2B_TRADEROOM_RATE_PER_IP
+
+
+def _visitor(request, customer) -> Visitor:
+    country = ""
+    if settings.B2B_COUNTRY_HEADER:
+        header = "HTTP_" + settings.B2B_COUNTRY_HEADER.upper().replace("-", "_")
+        country = request.META.get(header, "").strip().upper()
+    if not _COUNTRY_RE.fullmatch(country):
+        country = customer.country_code
+    return Visitor(country_code=country, ip=_ip(request),
+                   locale=translation.to_locale(translation.get_language() or settings.LANGUAGE_CODE),
+                   site_domain=settings.B2B_SITE_DOMAIN or request.get_host().rsplit(":", 1)[0])
+
+
+def _message(request, *, title: str, message: str, status: int = 200, headers: dict | None = None):
+    response = render(request, "traderoom/message.html", {"title": title, "message": message}, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def rate_limited(request, exception=None, retry_after: int = 60):
+    return _message(request, title=_("Too many attempts"),
+                    message=_("Too many attempts, try again shortly."), status=429,
+                    headers={"Retry-After": str(retry_after)})
+
+
+@never_cache
+@login_required
+@ratelimit(key="user", rate=_per_user, block=False)
+@ratelimit(key=_ip_key, rate=_per_ip, block=False)
+def traderoom(request):
+    if getattr(request, "limited", False):
+        return rate_limited(request)
+    customer = getattr(request.user, "customer", None)
+    if customer is None:
+        return _message(request, title=_("No trading account"),
+                        message=_("This login has no trading account. Please contact support."), status=403)
+    try:
+        balance = customer_balance(customer_id=customer.customer_id, balance_id=request.GET.get("balance_id"))
+    except BalanceNotFound:
+        return _message(request, title=_("No such balance"),
+                        message=_("This balance does not exist on your account."), status=404)
+
+    answer = traderoom_session_open(customer=customer, balance=balance, visitor=_visitor(request, customer))
+    if answer.outcome is Outcome.OK:
+        response = render(request, "traderoom/room.html", {"url": answer.url, "balance": balance})
+        parts = urlsplit(answer.url)
+        response._csp_replace = {"frame-src": [f"{parts.scheme}://{parts.netloc}"]}
+        return response
+    if answer.outcome is Outcome.COUNTRY_RESTRICTED:
+        return _message(request, title=_("Not available in your country"),
+                        message=_("Sorry. Your current country is not allowed access to trading."))
+    if answer.outcome is Outcome.CURRENCY_RESTRICTED:
+        return _message(request, title=_("Currency not available"),
+                        message=_("Sorry. Trading in %(currency)s is not available for this balance.")
+                        % {"currency": balance.currency})
+    if answer.outcome is Outcome.BLOCKED:
+        return _message(request, title=_("Account blocked"),
+                        message=_("Sorry. Your account is blocked. Please contact support."))
+    if answer.outcome is Outcome.RATE_LIMITED:
+        return rate_limited(request, retry_after=answer.retry_after or 5)
+    return _message(request, title=_("Trading unavailable"),
+                    message=_("Trading is temporarily unavailable. Please try again in a few minutes."),
+                    status=503, headers={"Retry-After": "30"})
