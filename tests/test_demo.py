@@ -1,12 +1,20 @@
-"""The README's first command: `bin/demo --once` sets up the sandbox, serves the API under
-its production server on the embedded SQLite default, trades one option over HTTP and verifies the ledger."""
+"""The README's first command, as a newcomer meets it: `bin/demo` sets up both sides, Quadcode's
+servers trade over the balance API, then a person logs in, opens the trading room, opens an
+option and closes it with a profit, and the ledger shows both."""
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
 
 def free_port() -> int:
@@ -15,11 +23,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_the_demo_trades_an_option_and_the_ledger_verifies(tmp_path):
-    env = {**os.environ, "DEMO_DIR": str(tmp_path), "PORT": str(free_port())}
+def demo_env(tmp_path) -> dict:
+    env = {**os.environ, "DEMO_DIR": str(tmp_path), "PORT": str(free_port()), "SIMULATOR_PORT": str(free_port())}
     env.pop("DATABASE_URL", None)
-    result = subprocess.run([str(ROOT / "bin" / "demo"), "--once"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=180)
+    return env
+
+
+def test_the_scripted_demo_trades_an_option_and_the_ledger_verifies(tmp_path):
+    result = subprocess.run([str(ROOT / "bin" / "demo"), "--once"], cwd=ROOT, env=demo_env(tmp_path),
+                            capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "<- 200 " in out and out.count("<- 201 ") == 3  # get, debit, replayed debit, credit
@@ -27,3 +39,53 @@ def test_the_demo_trades_an_option_and_the_ledger_verifies(tmp_path):
     assert "ledger_verify: OK (1 balances, 3 entries)" in out
     assert "Traceback" not in out + result.stderr
     assert (tmp_path / "demo.sqlite3").exists()  # the embedded default, not the test database
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (bin/test installs it)")
+def test_a_person_logs_in_and_trades_in_the_demo(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    env = demo_env(tmp_path)
+    demo = subprocess.Popen([str(ROOT / "bin" / "demo")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        output = []
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            line = demo.stdout.readline()
+            output.append(line)
+            if "Serving until Ctrl-C." in line or (not line and demo.poll() is not None):
+                break
+        assert "Serving until Ctrl-C." in "".join(output), "".join(output)
+
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+            page = browser.new_page()
+            page.set_default_timeout(15_000)
+            page.goto(f"http://127.0.0.1:{env['PORT']}/traderoom/")
+            page.get_by_label("Username").fill("demo")
+            page.get_by_label("Password").fill("demo-pass-2026")
+            page.get_by_role("button", name="Log in").click()
+            room = page.frame_locator("iframe.room")
+            amount = room.locator("#balance-amount")
+            assert amount.inner_text() == "1008.50"  # after the scripted trade
+            room.get_by_role("button", name="Open option (10.00)").click()
+            room.get_by_text("Option opened").wait_for()
+            assert amount.inner_text() == "998.50"
+            room.get_by_role("button", name="Close option with profit").click()
+            room.get_by_text("18.50 USD credited").wait_for()
+            assert amount.inner_text() == "1017.00"
+            page.screenshot(path=SCREENSHOTS / "demo-after-trade.png")
+            browser.close()
+
+        ledger = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "manage.py", "ledger_entries", "demo_USD"],
+                                cwd=ROOT, env={**env, "DATABASE_URL": f"sqlite:///{tmp_path}/demo.sqlite3"},
+                                capture_output=True, text=True, timeout=60)
+        lines = ledger.stdout.splitlines()
+        assert [line.split()[3] for line in lines[1:-1]] == ["deposit", "debit", "credit", "debit", "credit"]
+        assert lines[-1] == "balance demo_USD: 1017.00 USD"
+    finally:
+        os.killpg(demo.pid, signal.SIGTERM)
+        demo.wait(timeout=30)

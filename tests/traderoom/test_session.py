@@ -198,3 +198,13 @@ def test_the_page_is_rate_limited_per_client_ip(browser_client, settings):
     other_ip = browser_client.get("/traderoom/", REMOTE_ADDR="203.0.113.5")
     assert (first.status_code, second.status_code, other_ip.status_code) == (200, 429, 200)
     assert second["Retry-After"]
+
+
+def test_pages_follow_the_users_language(browser_client, simulator, trader):
+    browser_client.get("/traderoom/")
+    simulator.state(blocked=[trader.customer_id])
+    response = browser_client.get("/traderoom/", HTTP_ACCEPT_LANGUAGE="de")
+    text = response.content.decode()
+    assert '<html lang="de-de">' in text
+    assert "Leider ist Ihr Konto gesperrt." in text
+    assert simulator.calls()[-1]["body"]["locale"] == "de_DE"

@@ -1,0 +1,121 @@
+"""The end user's half in a real browser: Debian's Chromium driven by Playwright, against our
+app (live server) and the gateway simulator. Screenshots land in artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from balances.models import Balance, LedgerEntry
+from balances.services import balance_open
+from customers.services import customer_create
+from tests.conftest import new_id
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (bin/test installs it)"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running; Django's ORM calls in these tests are
+    # plain synchronous test code, so the async-safety guard does not apply.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def user(db):
+    username, password = new_id("web"), "pw-web-2026!"
+    customer = customer_create(customer_id=new_id("web"), email="web@example.com", country_code="DE",
+                               username=username, password=password)
+    balance_open(customer_id=customer.customer_id, balance_id=f"{customer.customer_id}_USD", currency="USD",
+                 amount=Decimal("1000.00"))
+    return customer, username, password
+
+
+def log_in(page, live_server, username, password):
+    page.goto(f"{live_server.url}/traderoom/")
+    assert "/accounts/login/" in page.url
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/traderoom/")
+
+
+def test_log_in_open_the_trading_room_and_trade_an_option(page, live_server, user):
+    customer, username, password = user
+    log_in(page, live_server, username, password)
+    room = page.frame_locator("iframe.room")
+    amount = room.locator("#balance-amount")
+    assert amount.inner_text() == "1000.00"
+    page.screenshot(path=SCREENSHOTS / "traderoom-balance.png")
+
+    room.get_by_role("button", name="Open option (10.00)").click()
+    room.get_by_text("Option opened: 10.00 USD debited.").wait_for()
+    assert amount.inner_text() == "990.00"
+    room.get_by_role("button", name="Close option with profit").click()
+    room.get_by_text("18.50 USD credited").wait_for()
+    assert amount.inner_text() == "1008.50"
+    page.screenshot(path=SCREENSHOTS / "traderoom-after-trade.png")
+
+    balance = Balance.objects.get(balance_id=f"{customer.customer_id}_USD")
+    assert balance.amount == Decimal("1008.50")
+    assert list(LedgerEntry.objects.filter(balance=balance).order_by("id").values_list("kind", flat=True)) == [
+        "deposit", "debit", "credit"]
+
+
+def test_a_restricted_country_sees_its_message(page, live_server, user, simulator):
+    simulator.state(restricted_countries=["DE"])
+    _, username, password = user
+    log_in(page, live_server, username, password)
+    heading = page.get_by_role("heading", level=1)
+    assert heading.inner_text() == "Not available in your country"
+    assert "Sorry. Your current country is not allowed access" in page.locator("main").inner_text()
+    assert page.locator("iframe").count() == 0
+    page.screenshot(path=SCREENSHOTS / "traderoom-country-restricted.png")
+
+
+def test_a_blocked_account_sees_its_message(page, live_server, user, simulator):
+    customer, username, password = user
+    log_in(page, live_server, username, password)  # creates the customer at the gateway
+    simulator.state(blocked=[customer.customer_id])
+    page.reload()
+    assert "Sorry. Your account is blocked" in page.locator("main").inner_text()
+    page.screenshot(path=SCREENSHOTS / "traderoom-blocked.png")
+
+
+def test_the_login_page_fits_a_phone(browser, live_server):
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.get_by_label("Username").is_visible()
+    page.screenshot(path=SCREENSHOTS / "login-phone.png")
+    context.close()

@@ -1,0 +1,38 @@
+"""Rate-limit counters live in the shared cache: with REDIS_URL, in Redis, so that every web
+process counts against the same limit."""
+
+import os
+
+import pytest
+import redis
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _redis_up() -> bool:
+    try:
+        return redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping()
+    except redis.RedisError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _redis_up(), reason="no Redis at TEST_REDIS_URL (bin/test starts one)")
+
+
+@pytest.fixture
+def redis_cache(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                                   "KEY_PREFIX": "b2b-test"}}
+    from django.core.cache import cache
+
+    cache.clear()
+    yield redis.Redis.from_url(REDIS_URL)
+    cache.clear()
+
+
+def test_limits_are_counted_in_redis(browser_client, settings, redis_cache):
+    settings.B2B_TRADEROOM_RATE_PER_USER = "2/m"
+    statuses = [browser_client.get("/traderoom/").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    counters = [key for key in redis_cache.keys("b2b-test*") if b"rl:" in key]
+    assert counters and max(int(redis_cache.get(key)) for key in counters) == 3
