@@ -127,7 +127,6 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # One process only (the demo): limits are then per process.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001", "django_ratelimit.E003"]
-RATELIMIT_VIEW = "traderoom.views.rate_limited"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "traderoom"

@@ -53,3 +53,15 @@ def test_a_complete_production_configuration_starts(key_dir):
                           QUADCODE_PUBLIC_KEY_FILES=f"{key_dir / 'quadcode-public.pem'},{key_dir / 'rotated-public.pem'}",
                           B2B_ALLOWED_IPS="203.0.113.0/24,2001:db8::/32", B2B_TRUSTED_PROXIES="10.0.0.1")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_gateway_without_our_key_or_issuer_fails_the_checks():
+    result = manage_check(QUADCODE_API_URL="https://gateway.example", B2B_PRIVATE_KEY_FILE="", B2B_JWT_ISSUER="")
+    assert result.returncode != 0
+    assert "B2B_PRIVATE_KEY_FILE" in result.stderr and "B2B_JWT_ISSUER" in result.stderr
+
+
+def test_a_gateway_with_our_key_and_issuer_passes(key_dir):
+    result = manage_check(QUADCODE_API_URL="https://gateway.example", B2B_JWT_ISSUER="broker",
+                          B2B_PRIVATE_KEY_FILE=str(key_dir / "b2b-private.pem"))
+    assert result.returncode == 0, result.stderr

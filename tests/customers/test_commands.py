@@ -88,3 +88,19 @@ def test_sandbox_token_is_refused_outside_the_sandbox(db, settings, key_dir):
     settings.B2B_ENVIRONMENT = "production"
     with pytest.raises(CommandError, match="sandbox"):
         call_command("sandbox_token", "--private-key", str(key_dir / "quadcode-private.pem"))
+
+
+def test_b2b_keygen_writes_a_p256_pair_and_prints_the_public_key(tmp_path, capsys):
+    from cryptography.hazmat.primitives import serialization
+
+    from b2b_server.keys import load_es256_private_key
+
+    call_command("b2b_keygen", "--private", str(tmp_path / "private.pem"), "--public", str(tmp_path / "public.pem"))
+    printed = capsys.readouterr().out
+    private = load_es256_private_key(tmp_path / "private.pem")
+    public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    assert printed == public_pem == (tmp_path / "public.pem").read_text()
+    assert (tmp_path / "private.pem").stat().st_mode & 0o077 == 0  # owner only
+    with pytest.raises(CommandError, match="exists"):
+        call_command("b2b_keygen", "--private", str(tmp_path / "private.pem"), "--public", str(tmp_path / "p2.pem"))
