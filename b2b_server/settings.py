@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "b2b_server.middleware.DatabaseUnavailableMiddleware",
 ]
 
 # Our pages load only our own assets; the trading-room page adds the gateway's origin to

@@ -85,7 +85,12 @@ def _call(method: str, path: str, payload: dict | None = None) -> tuple[int, dic
         log.error("gateway %s %s: QUADCODE_API_URL is not set", method, path)
         return None
     try:
-        response = _client().request(method, path, json=payload, headers={"Authorization": f"Bearer {sign()}"})
+        token = sign()
+    except (OSError, ValueError) as exc:
+        log.error("gateway %s %s: cannot sign with B2B_PRIVATE_KEY_FILE: %s", method, path, exc)
+        return None
+    try:
+        response = _client().request(method, path, json=payload, headers={"Authorization": f"Bearer {token}"})
     except httpx.HTTPError as exc:
         log.error("gateway %s %s failed: %s: %s", method, path, type(exc).__name__, exc)
         return None

@@ -208,3 +208,26 @@ def test_pages_follow_the_users_language(browser_client, simulator, trader):
     assert '<html lang="de-de">' in text
     assert "Leider ist Ihr Konto gesperrt." in text
     assert simulator.calls()[-1]["body"]["locale"] == "de_DE"
+
+
+def test_a_missing_signing_key_is_a_503_not_a_crash(browser_client, settings):
+    settings.B2B_PRIVATE_KEY_FILE = "/nonexistent/private.pem"
+    response = browser_client.get("/traderoom/")
+    assert response.status_code == 503
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_outage_on_the_page_is_a_503(trader, client):
+    from django.db import connection
+
+    client.force_login(trader.user)
+    real = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = "1"
+    try:
+        response = client.get("/traderoom/")
+    finally:
+        connection.settings_dict["PORT"] = real
+        connection.close()
+    assert response.status_code == 503
+    assert "Temporarily unavailable" in response.content.decode()
