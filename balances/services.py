@@ -7,9 +7,8 @@ On PostgreSQL the whole movement is one prepared SQL statement (`_attempt_postgr
 the balance, claims the request_id, locks and updates the balance and appends the entry in a
 single round trip, so the balance row is locked only for the statement and its commit, never
 across Python code. That is what keeps one hot balance fast. Other databases (the SQLite demo)
-use `_attempt_portable`,
-the same steps with the ORM inside one transaction; the test suite holds both to the same
-behaviour on PostgreSQL.
+use `_attempt_portable`, the same steps with the ORM inside one transaction; the test suite
+holds both to the same behaviour on PostgreSQL.
 """
 
 from __future__ import annotations

@@ -3,18 +3,15 @@ servers trade over the balance API, then a person logs in, opens the trading roo
 option and closes it with a profit, and the ledger shows both."""
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
-import pytest
+from tests.browser import SCREENSHOTS, launch, needs_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
 
 def free_port() -> int:
@@ -41,7 +38,7 @@ def test_the_scripted_demo_trades_an_option_and_the_ledger_verifies(tmp_path):
     assert (tmp_path / "demo.sqlite3").exists()  # the embedded default, not the test database
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (bin/test installs it)")
+@needs_chromium
 def test_a_person_logs_in_and_trades_in_the_demo(tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -58,10 +55,8 @@ def test_a_person_logs_in_and_trades_in_the_demo(tmp_path):
                 break
         assert "Serving until Ctrl-C." in "".join(output), "".join(output)
 
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+            browser = launch(playwright)
             page = browser.new_page()
             page.set_default_timeout(15_000)
             page.goto(f"http://127.0.0.1:{env['PORT']}/traderoom/")

@@ -4,24 +4,17 @@ app (live server) and the gateway simulator. Screenshots land in artifacts/scree
 from __future__ import annotations
 
 import os
-import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from balances.models import Balance, LedgerEntry
 from balances.services import balance_open
 from customers.services import customer_create
+from tests.browser import SCREENSHOTS, launch, needs_chromium
 from tests.conftest import new_id
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (bin/test installs it)"),
-]
+pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +24,8 @@ def browser():
     # Playwright's sync API keeps an event loop running; Django's ORM calls in these tests are
     # plain synchronous test code, so the async-safety guard does not apply.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = launch(playwright)
         yield browser
         browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
