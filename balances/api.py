@@ -87,9 +87,9 @@ def parse_operation(data: dict, *, with_force: bool) -> OperationRequest:
         raise InvalidRequest("request_id must not contain control characters.")
     currency = _string(data, "currency_code", 3)
     currency_exponent(currency)
-    amount = parse_amount(data.get("amount"), currency) if "amount" in data else None
-    if amount is None:
+    if "amount" not in data:
         raise InvalidRequest("amount is required.")
+    amount = parse_amount(data["amount"], currency)
     comment = _string(data, "comment", COMMENT_MAX_LENGTH, allow_empty=True)
     force = data.get("force", False) if with_force else False
     if not isinstance(force, bool):
