@@ -1,15 +1,94 @@
-"""Pages (not the API, which maps its own errors) answer a database outage with 503, not 500."""
+"""Cross-cutting request handling: one log line and the metrics per request; a 503 page when
+the database is down."""
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 
+from csp.middleware import CSPMiddleware
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.locale import LocaleMiddleware
 
+from b2b_server import metrics
+from b2b_server.clientip import client_ip
 from b2b_server.exceptions import API_PREFIXES
 
 log = logging.getLogger(__name__)
+request_log = logging.getLogger("b2b.request")
+
+
+class RequestLogMiddleware:
+    """One structured line per request: method, path, status, duration, customer_id, the
+    operation's request_id and the client IP. Never a token, never an email address."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        duration = time.perf_counter() - started
+        match = getattr(request, "resolver_match", None)
+        endpoint = match.url_name if match is not None and match.url_name else "unmatched"
+        metrics.http_requests.labels(endpoint, request.method, str(response.status_code)).inc()
+        metrics.http_latency.labels(endpoint).observe(duration)
+        address = client_ip(request.META)
+        customer_id = match.kwargs.get("customer_id") if match is not None else None
+        if request_log.isEnabledFor(logging.INFO):
+            # Serialized here rather than by a logging formatter: this runs on every request,
+            # and json.dumps of a flat dict costs a fraction of a generic JSON formatter.
+            request_log.info(json.dumps({
+                "time": round(time.time(), 3), "method": request.method, "path": request.path,
+                "status": response.status_code, "duration_ms": round(duration * 1000, 2),
+                "customer_id": customer_id or getattr(request, "customer_id", None),
+                "request_id": getattr(request, "operation_request_id", None),
+                "client_ip": str(address) if address is not None else request.META.get("REMOTE_ADDR"),
+            }))
+        return response
+
+
+class PagesOnlyMixin:
+    """Runs a middleware for pages only. The machine-to-machine JSON API has no session, user,
+    messages or language, and framing or CSP headers mean nothing on JSON; together these cost
+    ~0.2 ms of CPU per request, a fifth of the balance API's whole budget. The subclasses stay
+    subclasses of Django's own, so every check and hook that looks for them still finds them
+    (CSRF protection is left untouched on purpose)."""
+
+    def __call__(self, request):
+        if request.path_info.startswith(API_PREFIXES):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class PageSessionMiddleware(PagesOnlyMixin, SessionMiddleware):
+    pass
+
+
+class PageLocaleMiddleware(PagesOnlyMixin, LocaleMiddleware):
+    pass
+
+
+class PageAuthenticationMiddleware(PagesOnlyMixin, AuthenticationMiddleware):
+    pass
+
+
+class PageMessageMiddleware(PagesOnlyMixin, MessageMiddleware):
+    pass
+
+
+class PageXFrameOptionsMiddleware(PagesOnlyMixin, XFrameOptionsMiddleware):
+    pass
+
+
+class PageCSPMiddleware(PagesOnlyMixin, CSPMiddleware):
+    pass
 
 # Static on purpose: rendering a template would touch the session and the user, that is, the
 # database that just failed.

@@ -46,6 +46,8 @@ B2B_TRUSTED_PROXIES = _env_list("B2B_TRUSTED_PROXIES")
 # Bounds of the token checks the contract implies ("within 10 minutes").
 B2B_JWT_MAX_LIFETIME = 600
 B2B_JWT_LEEWAY = 30
+# Who may read /metrics.
+B2B_METRICS_ALLOWED_IPS = _env_list("B2B_METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 # Largest request body the balance API reads.
 B2B_MAX_BODY_BYTES = 8 * 1024
 
@@ -92,15 +94,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "b2b_server.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "b2b_server.middleware.PageSessionMiddleware",
+    "b2b_server.middleware.PageLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "b2b_server.middleware.PageAuthenticationMiddleware",
+    "b2b_server.middleware.PageMessageMiddleware",
+    "b2b_server.middleware.PageXFrameOptionsMiddleware",
+    "b2b_server.middleware.PageCSPMiddleware",
     "b2b_server.middleware.DatabaseUnavailableMiddleware",
 ]
 
@@ -218,12 +221,21 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json_line": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "requests": {"class": "logging.StreamHandler", "formatter": "json_line"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # Unexpected errors are answered with a JSON 500 by our handler; their traces go to the log.
     "loggers": {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        # One JSON line per request (b2b_server.middleware.RequestLogMiddleware).
+        "b2b.request": {"handlers": ["requests"], "level": os.environ.get("REQUEST_LOG_LEVEL", "INFO"),
+                        "propagate": False},
         # Scanners probing with foreign Host headers get a JSON 400; a traceback each is only noise.
         "django.security.DisallowedHost": {"handlers": [], "propagate": False},
         # One line per gateway call is ours to write (traderoom.gateway), with what matters.

@@ -1,14 +1,16 @@
-from csp.decorators import csp_exempt
 from django.contrib import admin
 from django.urls import include, path
+from b2b_server import ops
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
+    path("healthz", ops.healthz, name="healthz"),
+    path("metrics", ops.prometheus, name="metrics"),
     path("", include("balances.urls")),
     path("", include("traderoom.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    # Swagger UI starts with an inline script: exempt from our CSP, the page has no user data.
-    path("api/schema/ui/", csp_exempt()(SpectacularSwaggerView.as_view(url_name="schema")), name="schema-ui"),
+    # Under /api/: no CSP (Swagger UI starts with an inline script; the page has no user data).
+    path("api/schema/ui/", SpectacularSwaggerView.as_view(url_name="schema"), name="schema-ui"),
     path("admin/", admin.site.urls),
 ]
 

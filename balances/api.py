@@ -15,6 +15,7 @@ from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from b2b_server import metrics
 from b2b_server.clientip import client_allowed
 from b2b_server.errors import ClientForbidden, InvalidRequest
 from b2b_server.exceptions import error_parts
@@ -41,6 +42,7 @@ class QuadcodeApi(APIView):
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
     http_method_names = ["get", "post", "head"]
+    ledger_kind: str | None = None  # "debit"/"credit": outcomes counted in b2b_ledger_operations
 
     def dispatch(self, request, *args, **kwargs):
         self.args, self.kwargs, self.request = args, kwargs, request
@@ -52,10 +54,14 @@ class QuadcodeApi(APIView):
             handler = getattr(self, method, None) if method in self.http_method_names else None
             if handler is None:
                 raise MethodNotAllowed(request.method)
-            return handler(request, *args, **kwargs)
+            response = handler(request, *args, **kwargs)
+            outcome = "replayed" if response.has_header("Idempotent-Replayed") else "applied"
         except Exception as exc:
             status, body, headers = error_parts(exc, self)
-            return JsonResponse(body, status=status, headers=headers)
+            response, outcome = JsonResponse(body, status=status, headers=headers), body["error"]
+        if self.ledger_kind and request.method == "POST":
+            metrics.ledger_operations.labels(self.ledger_kind, outcome).inc()
+        return response
 
 
 @dataclass(frozen=True)
@@ -127,20 +133,26 @@ class BalanceDetailApi(QuadcodeApi):
 
 
 class BalanceDebitApi(QuadcodeApi):
+    ledger_kind = "debit"
+
     @extend_schema(operation_id="balance_debit", summary="Debit funds.", request=schema.DebitRequest,
                    responses=schema.responses(201, schema.DebitResponse, 400, 401, 402, 403, 404, 409, 413, 415, 451))
     def post(self, request, customer_id: str, balance_id: str) -> JsonResponse:
         op = parse_operation(json_request_body(request), with_force=True)
+        request.operation_request_id = op.request_id
         posted = services.ledger_debit(customer_id=customer_id, balance_id=balance_id, request_id=op.request_id,
                                        amount=op.amount, currency=op.currency, comment=op.comment, force=op.force)
         return _posted_response(posted, with_realized=True)
 
 
 class BalanceCreditApi(QuadcodeApi):
+    ledger_kind = "credit"
+
     @extend_schema(operation_id="balance_credit", summary="Credit funds.", request=schema.CreditRequest,
                    responses=schema.responses(201, schema.CreditResponse, 400, 401, 403, 404, 409, 413, 415, 451))
     def post(self, request, customer_id: str, balance_id: str) -> JsonResponse:
         op = parse_operation(json_request_body(request), with_force=False)
+        request.operation_request_id = op.request_id
         posted = services.ledger_credit(customer_id=customer_id, balance_id=balance_id, request_id=op.request_id,
                                         amount=op.amount, currency=op.currency, comment=op.comment)
         return _posted_response(posted, with_realized=False)

@@ -112,7 +112,10 @@ def main() -> int:
     token = sh(PYTHON, "manage.py", "sandbox_token", "--private-key", str(work / "quadcode-sandbox-private.pem"),
                "--lifetime", "600", env=env).strip()
 
-    server = subprocess.Popen([str(ROOT / "bin" / "serve")], cwd=ROOT, env=env, start_new_session=True)
+    # The server logs one JSON line per request, as in production; they go to a file here.
+    server_log = open(work / "server.log", "w")
+    server = subprocess.Popen([str(ROOT / "bin" / "serve")], cwd=ROOT, env=env, start_new_session=True,
+                              stdout=server_log, stderr=subprocess.STDOUT)
     results = {}
     try:
         wait_ready(f"http://127.0.0.1:{port}/v1/customers/c1/balances/b1_USD")
@@ -134,6 +137,7 @@ def main() -> int:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        server_log.close()
 
     verify = sh(PYTHON, "manage.py", "ledger_verify", env=env, check=False)
     print(f"bench: {verify.strip()}")

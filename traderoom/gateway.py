@@ -19,6 +19,7 @@ import httpx
 import jwt
 from django.conf import settings
 
+from b2b_server import metrics
 from b2b_server.keys import load_es256_private_key
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,16 @@ def _client() -> httpx.Client:
     return client
 
 
-def _call(method: str, path: str, payload: dict | None = None) -> tuple[int, dict, httpx.Headers] | None:
+def _call(name: str, method: str, path: str, payload: dict | None = None) -> tuple[int, dict, httpx.Headers] | None:
     """(status, JSON body or {}, headers), or None when the gateway could not be reached in time."""
+    started = time.perf_counter()
+    result = _send(method, path, payload)
+    metrics.gateway_latency.labels(name).observe(time.perf_counter() - started)
+    metrics.gateway_calls.labels(name, str(result[0]) if result else "no_answer").inc()
+    return result
+
+
+def _send(method: str, path: str, payload: dict | None) -> tuple[int, dict, httpx.Headers] | None:
     if not settings.QUADCODE_API_URL:
         log.error("gateway %s %s: QUADCODE_API_URL is not set", method, path)
         return None
@@ -132,7 +141,7 @@ def _framable(url: object) -> bool:
 def session_create(customer_id: str, payload: dict) -> Answer:
     """POST /v1/b2b-gateway/customers/{customer_id}/session."""
     path = f"/v1/b2b-gateway/customers/{customer_id}/session"
-    result = _call("POST", path, payload)
+    result = _call("session", "POST", path, payload)
     if result is None:
         return Answer(Outcome.UNAVAILABLE)
     status, body, headers = result
@@ -154,7 +163,7 @@ def session_create(customer_id: str, payload: dict) -> Answer:
 def customer_create(payload: dict) -> Answer:
     """POST /v1/b2b-gateway/customers: 201 created, 409 already there."""
     path = "/v1/b2b-gateway/customers"
-    result = _call("POST", path, payload)
+    result = _call("customer_create", "POST", path, payload)
     if result is None:
         return Answer(Outcome.UNAVAILABLE)
     status, body, headers = result

@@ -72,6 +72,7 @@ def traderoom(request):
     if getattr(request, "limited", False):
         return rate_limited(request)
     customer = getattr(request.user, "customer", None)
+    request.customer_id = customer.customer_id if customer is not None else None  # for the request log
     if customer is None:
         return _message(request, title=_("No trading account"),
                         message=_("This login has no trading account. Please contact support."), status=403)

@@ -1,0 +1,78 @@
+"""What operations rely on: /healthz, /metrics, one JSON log line per request."""
+
+import json
+import logging
+
+import pytest
+from django.core.cache import cache
+
+from tests.conftest import body
+
+
+def test_healthz_is_ok_when_database_and_cache_answer(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_is_503_when_the_database_is_down(client):
+    from django.db import connection
+
+    real = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = "1"
+    try:
+        response = client.get("/healthz")
+    finally:
+        connection.settings_dict["PORT"] = real
+        connection.close()
+    assert response.status_code == 503
+    assert response.json()["database"] == "unavailable"
+
+
+def test_healthz_is_503_when_the_cache_is_down(client, db, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0"}}
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "ok", "cache": "unavailable"}
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+
+
+def test_metrics_count_requests_and_ledger_outcomes(client, gateway, make_balance):
+    balance = make_balance("10.00")
+    ids = balance.customer.customer_id, balance.balance_id
+    payload = body("1.00")
+    gateway.debit(*ids, payload)
+    gateway.debit(*ids, payload)
+    gateway.debit(*ids, body("500.00"))
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert 'b2b_ledger_operations_total{kind="debit",outcome="applied"}' in text
+    assert 'b2b_ledger_operations_total{kind="debit",outcome="replayed"}' in text
+    assert 'b2b_ledger_operations_total{kind="debit",outcome="insufficient_funds"}' in text
+    assert 'b2b_http_requests_total{endpoint="balance-debit",method="POST",status="201"}' in text
+    assert 'b2b_http_request_duration_seconds_bucket{endpoint="balance-debit"' in text
+
+
+def test_metrics_are_for_the_monitoring_addresses_only(client, db):
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 403
+
+
+def test_one_json_line_per_request_without_token_or_email(gateway, make_balance, caplog):
+    balance = make_balance("10.00")
+    payload = body("1.00", comment="customer@example.com wins")
+    with caplog.at_level(logging.INFO, logger="b2b.request"):
+        gateway.debit(balance.customer.customer_id, balance.balance_id, payload)
+    records = [r for r in caplog.records if r.name == "b2b.request"]
+    assert len(records) == 1
+    line = records[0].getMessage()
+    entry = json.loads(line)
+    assert entry["method"] == "POST" and entry["status"] == 201
+    assert entry["path"] == f"/v1/customers/{balance.customer.customer_id}/balances/{balance.balance_id}/debit"
+    assert entry["customer_id"] == balance.customer.customer_id
+    assert entry["request_id"] == payload["request_id"]
+    assert entry["client_ip"] == "127.0.0.1"
+    assert isinstance(entry["duration_ms"], float) and isinstance(entry["time"], float)
+    assert "Bearer" not in line and "eyJ" not in line and "@example.com" not in line
