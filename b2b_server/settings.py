@@ -132,6 +132,24 @@ else:
     # One process only (the demo): limits are then per process.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001", "django_ratelimit.E003"]
 
+# --- Celery: jobs that keep the gateway in step ---------------------------------------------
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+# Without a broker, tasks run in-process when they are queued (after the commit).
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BEAT_SCHEDULE = {
+    # The outbox is the truth: anything queued but not delivered (a lost message, a broker
+    # restart) is picked up again.
+    "redeliver-gateway-calls": {"task": "traderoom.tasks.gateway_calls_redeliver", "schedule": 60.0},
+}
+# Backoff of gateway calls that failed: base * 2**attempt seconds, capped.
+B2B_GATEWAY_RETRY_BASE = float(os.environ.get("B2B_GATEWAY_RETRY_BASE", "5"))
+B2B_GATEWAY_RETRY_MAX = float(os.environ.get("B2B_GATEWAY_RETRY_MAX", "600"))
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "traderoom"
 LOGOUT_REDIRECT_URL = "login"

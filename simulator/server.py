@@ -224,7 +224,8 @@ class Handler(BaseHTTPRequestHandler):
                 state.faults.extend(Fault(**fault) for fault in body.get("faults", []))
         elif path == "/_control/calls" and method == "GET":
             with state.lock:
-                return self._send(200, {"calls": state.calls, "customers": state.customers})
+                return self._send(200, {"calls": state.calls, "customers": state.customers,
+                                        "blocked": sorted(state.blocked)})
         else:
             return self._send(404, {"error": "not_found"})
         self._send(200, {"ok": True})

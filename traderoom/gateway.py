@@ -176,3 +176,17 @@ def customer_create(payload: dict) -> Answer:
     if status == 429:
         return Answer(Outcome.RATE_LIMITED, retry_after=_retry_after(headers))
     return _unavailable("POST", path, status, body)
+
+
+def customer_block(customer_id: str) -> Answer:
+    """POST /v1/b2b-gateway/customers/{customer_id}/block: 200 blocked, 404 unknown there."""
+    path = f"/v1/b2b-gateway/customers/{customer_id}/block"
+    result = _call("block", "POST", path)
+    if result is None:
+        return Answer(Outcome.UNAVAILABLE)
+    status, body, headers = result
+    if status == 200:
+        return Answer(Outcome.OK)
+    if status == 404:
+        return Answer(Outcome.NOT_FOUND)
+    return _unavailable("POST", path, status, body)

@@ -3,12 +3,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
 
 from balances.models import Balance
 from customers.models import Customer
+from customers.services import BlockChanged, customer_block
 from traderoom import gateway
 from traderoom.gateway import Answer, Outcome
+from traderoom.models import GatewayCall
+
+log = logging.getLogger(__name__)
+_LEASE = dt.timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -47,3 +59,63 @@ def traderoom_session_open(*, customer: Customer, balance: Balance, visitor: Vis
     if answer.outcome is Outcome.NOT_FOUND:
         return gateway.Answer(Outcome.UNAVAILABLE)
     return answer
+
+
+@transaction.atomic
+def customer_block_propagated(*, customer_id: str, blocked: bool = True) -> BlockChanged:
+    """Block or unblock a customer here and, for a block, owe the gateway the same news.
+
+    The contract has no unblock call: an unblock is ours alone.
+    """
+    result = customer_block(customer_id=customer_id, blocked=blocked)
+    if result.changed and blocked:
+        gateway_call_queue(kind=GatewayCall.Kind.BLOCK, customer_id=customer_id)
+    return result
+
+
+def gateway_call_queue(*, kind: str, customer_id: str, payload: dict | None = None) -> GatewayCall:
+    """Record a call owed to the gateway in the caller's transaction; send it after the commit."""
+    from traderoom.tasks import gateway_call_deliver
+
+    call = GatewayCall.objects.create(kind=kind, customer_id=customer_id, payload=payload or {})
+    transaction.on_commit(lambda: gateway_call_deliver.delay(call.pk))
+    return call
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivered: bool
+    retry_in: float | None = None  # seconds until the next attempt, when it failed
+
+
+def gateway_call_deliver(*, call_id: int) -> Delivery:
+    """Try one pending call once. No lock is held during the HTTP call: a short lease keeps a
+    second worker from sending the same call at the same moment."""
+    now = timezone.now()
+    claimed = (GatewayCall.objects.filter(pk=call_id, delivered_at__isnull=True)
+               .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+               .update(leased_until=now + _LEASE, attempts=F("attempts") + 1))
+    if not claimed:
+        return Delivery(delivered=GatewayCall.objects.filter(pk=call_id, delivered_at__isnull=False).exists())
+    call = GatewayCall.objects.get(pk=call_id)
+    answer = gateway.customer_block(call.customer_id)
+    # 404: the customer never reached the gateway; there is nothing to block there.
+    if answer.outcome in (Outcome.OK, Outcome.NOT_FOUND):
+        GatewayCall.objects.filter(pk=call_id).update(delivered_at=timezone.now(), leased_until=None,
+                                                      last_error="")
+        return Delivery(delivered=True)
+    retry_in = min(settings.B2B_GATEWAY_RETRY_BASE * 2 ** (call.attempts - 1), settings.B2B_GATEWAY_RETRY_MAX)
+    GatewayCall.objects.filter(pk=call_id).update(
+        leased_until=None, next_attempt_at=timezone.now() + dt.timedelta(seconds=retry_in),
+        last_error=f"{answer.outcome.value} (attempt {call.attempts})")
+    log.warning("gateway call %s %s for %s failed (attempt %s); retry in %.1fs", call_id, call.kind,
+                call.customer_id, call.attempts, retry_in)
+    return Delivery(delivered=False, retry_in=retry_in)
+
+
+def gateway_calls_due() -> list[int]:
+    """Pending calls whose next attempt is due and that nobody is working on."""
+    now = timezone.now()
+    return list(GatewayCall.objects.filter(delivered_at__isnull=True, next_attempt_at__lte=now)
+                .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+                .order_by("next_attempt_at").values_list("pk", flat=True)[:500])

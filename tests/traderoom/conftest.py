@@ -53,6 +53,10 @@ class Simulator:
         with urllib.request.urlopen(f"{self.url}/_control/calls", timeout=5) as response:
             return json.loads(response.read())["calls"]
 
+    def state_of_customer_blocked(self, customer_id: str) -> bool:
+        with urllib.request.urlopen(f"{self.url}/_control/calls", timeout=5) as response:
+            return customer_id in json.loads(response.read())["blocked"]
+
     def customers(self) -> dict:
         with urllib.request.urlopen(f"{self.url}/_control/calls", timeout=5) as response:
             return json.loads(response.read())["customers"]

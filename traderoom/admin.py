@@ -1,0 +1,42 @@
+"""Customer actions that must reach the gateway live here, on top of the apps they combine."""
+
+from django.contrib import admin, messages
+
+from customers.admin import CustomerAdmin
+from customers.models import Customer
+from traderoom.models import GatewayCall
+from traderoom.services import customer_block_propagated
+
+
+class CustomerWithGatewayAdmin(CustomerAdmin):
+    actions = ["block", "unblock"]
+
+    @admin.action(description="Block the selected customers (and tell the gateway)")
+    def block(self, request, queryset):
+        changed = sum(customer_block_propagated(customer_id=c.customer_id).changed for c in queryset)
+        self.message_user(request, f"{changed} customer(s) blocked; the gateway is told in the background.",
+                          messages.SUCCESS)
+
+    @admin.action(description="Unblock the selected customers")
+    def unblock(self, request, queryset):
+        changed = sum(customer_block_propagated(customer_id=c.customer_id, blocked=False).changed
+                      for c in queryset)
+        self.message_user(request, f"{changed} customer(s) unblocked.", messages.SUCCESS)
+
+
+admin.site.unregister(Customer)
+admin.site.register(Customer, CustomerWithGatewayAdmin)
+
+
+@admin.register(GatewayCall)
+class GatewayCallAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "customer_id", "created_at", "attempts", "next_attempt_at", "delivered_at",
+                    "last_error")
+    list_filter = ("kind", ("delivered_at", admin.EmptyFieldListFilter))
+    search_fields = ("customer_id",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
