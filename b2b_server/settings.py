@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -142,6 +143,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
+    "ledger-verify-nightly": {"task": "balances.tasks.ledger_verify_nightly",
+                              "schedule": crontab(hour=3, minute=15)},
     # The outbox is the truth: anything queued but not delivered (a lost message, a broker
     # restart) is picked up again.
     "redeliver-gateway-calls": {"task": "traderoom.tasks.gateway_calls_redeliver", "schedule": 60.0},

@@ -37,3 +37,20 @@ def test_even_a_superuser_cannot_add_change_or_delete_ledger_history(admin_clien
     assert response.status_code == 403
     entry.refresh_from_db()
     assert entry.comment == "opening amount"
+
+
+def test_ledger_entries_export_as_csv(admin_client, make_balance):
+    import csv
+    import io
+
+    first, second = make_balance("42.00"), make_balance("7.50", currency="EUR")
+    ids = list(LedgerEntry.objects.order_by("id").values_list("pk", flat=True))
+    response = admin_client.post("/admin/balances/ledgerentry/?balance__currency__exact=EUR",
+                                 {"action": "export_csv", "_selected_action": ids, "select_across": "1"},
+                                 HTTP_HOST="localhost")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:5] == ["id", "created_at", "balance_id", "currency", "kind"]
+    assert [(row[2], row[3], row[4], row[6]) for row in rows[1:]] == [(second.balance_id, "EUR", "deposit", "7.50000000")]
+    assert all(first.balance_id not in row for row in rows)  # the filter applied

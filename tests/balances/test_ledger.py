@@ -97,3 +97,17 @@ def test_a_credit_beyond_the_column_range_is_refused_and_changes_nothing(make_ba
                                request_id="overflow", amount=Decimal("1.00"), currency="USD")
     assert not Operation.objects.filter(request_id="overflow").exists()
     assert ledger_verify() == []
+
+
+def test_the_nightly_verification_logs_each_mismatch_at_error_level(balance, caplog):
+    import logging
+
+    from balances.tasks import ledger_verify_nightly
+
+    assert ledger_verify_nightly.delay().get() == 0
+    Balance.objects.filter(pk=balance.pk).update(amount=Decimal("1.00"))
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="balances.tasks"):
+        assert ledger_verify_nightly.delay().get() == 1
+    assert [r.levelname for r in caplog.records if r.name == "balances.tasks"] == ["ERROR"]
+    assert balance.balance_id in caplog.records[-1].getMessage()
