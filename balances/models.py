@@ -49,6 +49,7 @@ class Balance(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        permissions = [("adjust_balance", "Can post deposits, withdrawals and corrections")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="balance_amount_not_negative"),
             models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="balance_currency_iso"),

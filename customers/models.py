@@ -27,6 +27,7 @@ class Customer(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        permissions = [("block_customer", "Can block and unblock customers")]
         constraints = [
             models.CheckConstraint(condition=models.Q(customer_id__regex=r"^[A-Za-z0-9._:-]+$"),
                                    name="customer_id_charset"),

@@ -11,13 +11,16 @@ from traderoom.services import customer_block_propagated
 class CustomerWithGatewayAdmin(CustomerAdmin):
     actions = ["block", "unblock"]
 
-    @admin.action(description="Block the selected customers (and tell the gateway)")
+    def has_block_permission(self, request) -> bool:
+        return request.user.has_perm("customers.block_customer")
+
+    @admin.action(description="Block the selected customers (and tell the gateway)", permissions=["block"])
     def block(self, request, queryset):
         changed = sum(customer_block_propagated(customer_id=c.customer_id).changed for c in queryset)
         self.message_user(request, f"{changed} customer(s) blocked; the gateway is told in the background.",
                           messages.SUCCESS)
 
-    @admin.action(description="Unblock the selected customers")
+    @admin.action(description="Unblock the selected customers", permissions=["block"])
     def unblock(self, request, queryset):
         changed = sum(customer_block_propagated(customer_id=c.customer_id, blocked=False).changed
                       for c in queryset)

@@ -142,3 +142,27 @@ def test_the_admin_block_action_tells_the_gateway(known_customer, simulator, cli
     assert response.status_code == 200
     assert "1 customer(s) blocked" in response.content.decode()
     assert len(block_calls(simulator)) == 1 and simulator.state_of_customer_blocked(known_customer.customer_id)
+
+
+@pytest.mark.parametrize("group,may_block", [("support", False), ("operations", True)])
+def test_staff_groups_made_by_the_migration(known_customer, client, django_user_model, group, may_block):
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    # Transactional tests empty every table afterwards, migration data included: make the
+    # groups again with the migration's own function (it is idempotent).
+    importlib.import_module("traderoom.migrations.0002_staff_groups").create_groups(apps, None)
+
+    user = django_user_model.objects.create_user(f"{group}-1", password="pw-staff-2026", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    client.force_login(user)
+    for url in ["/admin/customers/customer/", "/admin/balances/balance/", "/admin/balances/ledgerentry/",
+                "/admin/traderoom/gatewaycall/"]:
+        assert client.get(url, HTTP_HOST="localhost").status_code == 200, url
+    client.post("/admin/customers/customer/", {"action": "block", "_selected_action": [known_customer.pk]},
+                HTTP_HOST="localhost")
+    known_customer.refresh_from_db()
+    assert known_customer.is_blocked is may_block
+    assert client.get(f"/admin/customers/customer/{known_customer.pk}/delete/", HTTP_HOST="localhost").status_code == 403
