@@ -103,7 +103,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "b2b_server.middleware.PageAuthenticationMiddleware",
     "b2b_server.middleware.PageMessageMiddleware",
-    "b2b_server.middleware.PageXFrameOptionsMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "b2b_server.middleware.PageCSPMiddleware",
     "b2b_server.middleware.DatabaseUnavailableMiddleware",
 ]
@@ -152,6 +152,22 @@ CELERY_BEAT_SCHEDULE = {
 # Backoff of gateway calls that failed: base * 2**attempt seconds, capped.
 B2B_GATEWAY_RETRY_BASE = float(os.environ.get("B2B_GATEWAY_RETRY_BASE", "5"))
 B2B_GATEWAY_RETRY_MAX = float(os.environ.get("B2B_GATEWAY_RETRY_MAX", "600"))
+
+# --- HTTPS outside the sandbox (`manage.py check --deploy` is clean with these defaults) ----------
+_SECURE = B2B_ENVIRONMENT != "sandbox"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _env_bool("DJANGO_SECURE_COOKIES", _SECURE)
+SECURE_SSL_REDIRECT = _env_bool("DJANGO_SECURE_SSL_REDIRECT", _SECURE)
+# Load balancers probe over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000" if _SECURE else "0"))
+# HSTS covers this host's own subdomains; "preload" only matters if the domain is submitted.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", _SECURE)
+SECURE_HSTS_PRELOAD = _env_bool("DJANGO_HSTS_PRELOAD", _SECURE)
+# Behind a TLS-terminating proxy: the header it sets, e.g. HTTP_X_FORWARDED_PROTO (value "https").
+if os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (os.environ["DJANGO_SECURE_PROXY_SSL_HEADER"], "https")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "traderoom"

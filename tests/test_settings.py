@@ -65,3 +65,13 @@ def test_a_gateway_with_our_key_and_issuer_passes(key_dir):
     result = manage_check(QUADCODE_API_URL="https://gateway.example", B2B_JWT_ISSUER="broker",
                           B2B_PRIVATE_KEY_FILE=str(key_dir / "b2b-private.pem"))
     assert result.returncode == 0, result.stderr
+
+
+def test_check_deploy_is_clean_under_production_settings(key_dir):
+    env = {**os.environ, "B2B_ENVIRONMENT": "production", "DJANGO_SECRET_KEY": "k" * 20 + "-Zq8!x" * 8,
+           "QUADCODE_PUBLIC_KEY_FILES": str(key_dir / "quadcode-public.pem"), "B2B_ALLOWED_IPS": "203.0.113.0/24",
+           "DJANGO_ALLOWED_HOSTS": "wallet.example.com"}
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
