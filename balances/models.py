@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
@@ -33,10 +34,18 @@ class Kind(models.TextChoices):
     DEBIT = "debit"  # Quadcode opened a position
     CREDIT = "credit"  # Quadcode closed a position
     DEPOSIT = "deposit"  # money brought in by the broker (opening amount, admin deposit)
+    WITHDRAWAL = "withdrawal"  # money paid out by the broker (admin)
+    CORRECTION_IN = "correction_in", "correction (+)"  # an operator's correction upwards
+    CORRECTION_OUT = "correction_out", "correction (−)"  # an operator's correction downwards
 
     @property
     def sign(self) -> int:
-        return -1 if self is Kind.DEBIT else 1
+        return -1 if self in OUTGOING else 1
+
+
+# Kinds that take money off a balance (never below zero); every other kind adds.
+OUTGOING = frozenset({Kind.DEBIT, Kind.WITHDRAWAL, Kind.CORRECTION_OUT})
+ADJUSTMENTS = (Kind.DEPOSIT, Kind.WITHDRAWAL, Kind.CORRECTION_IN, Kind.CORRECTION_OUT)
 
 
 class Balance(models.Model):
@@ -70,7 +79,7 @@ class Operation(models.Model):
     """
 
     request_id = models.CharField(max_length=REQUEST_ID_MAX_LENGTH)
-    kind = models.CharField(max_length=8, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
     # No index of its own: a balance's history is read through its ledger entries.
     balance = models.ForeignKey(Balance, on_delete=models.PROTECT, related_name="operations", db_index=False)
     amount = _money()
@@ -94,11 +103,14 @@ class LedgerEntry(models.Model):
     operation = models.OneToOneField(Operation, on_delete=models.PROTECT, related_name="entry")
     # Indexed together with id below (a balance's entries in order).
     balance = models.ForeignKey(Balance, on_delete=models.PROTECT, related_name="entries", db_index=False)
-    kind = models.CharField(max_length=8, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
     amount = _money()
     realized_amount = _money()
     balance_after = _money()
     comment = models.TextField(blank=True)
+    # The staff member who posted an adjustment; empty for Quadcode's debits and credits.
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

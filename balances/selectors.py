@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db import connection
 
 from balances.errors import BalanceNotFound, CustomerBlocked
-from balances.models import Balance, LedgerEntry, Operation
+from balances.models import OUTGOING, Balance, LedgerEntry, Operation
 from customers.ids import is_external_id
 from customers.models import Customer
 
@@ -73,7 +73,8 @@ def ledger_verify() -> list[LedgerMismatch]:
     (kind, balance, amount), and (4) every operation without an entry is a declined debit.
     """
     balance, entry, operation = Balance._meta.db_table, LedgerEntry._meta.db_table, Operation._meta.db_table
-    signed = "CASE WHEN e.kind = 'debit' THEN -e.realized_amount ELSE e.realized_amount END"
+    outgoing = ", ".join(f"'{kind.value}'" for kind in sorted(OUTGOING))
+    signed = f"CASE WHEN e.kind IN ({outgoing}) THEN -e.realized_amount ELSE e.realized_amount END"
     queries = {
         "stored amount {0} != sum of entries {1}": f"""
             SELECT b.balance_id, b.amount, COALESCE(SUM({signed}), 0) AS computed
@@ -94,7 +95,7 @@ def ledger_verify() -> list[LedgerMismatch]:
             SELECT b.balance_id, o.request_id, o.kind
             FROM {operation} o JOIN {balance} b ON b.id = o.balance_id
             LEFT JOIN {entry} e ON e.operation_id = o.id
-            WHERE e.id IS NULL AND NOT (o.kind = 'debit' AND NOT o.force)""",
+            WHERE e.id IS NULL AND NOT (o.kind IN ({outgoing}) AND NOT o.force)""",
     }
     problems = []
     with connection.cursor() as cursor:

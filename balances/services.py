@@ -13,6 +13,7 @@ holds both to the same behaviour on PostgreSQL.
 
 from __future__ import annotations
 
+import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,7 +30,7 @@ from balances.errors import (
     InsufficientFunds,
     RequestIdConflict,
 )
-from balances.models import Balance, BalanceType, Kind, LedgerEntry, Operation
+from balances.models import ADJUSTMENTS, OUTGOING, Balance, BalanceType, Kind, LedgerEntry, Operation
 from balances.money import AMOUNT_LIMIT, currency_exponent, validate_amount
 from balances.selectors import BalanceTarget, balance_target
 from customers.ids import EXTERNAL_ID_MAX_LENGTH, is_external_id
@@ -108,6 +109,21 @@ def ledger_deposit(*, customer_id: str, balance_id: str, request_id: str, amount
                  amount=amount, currency=currency, comment=comment)
 
 
+def ledger_adjust(*, balance_id: str, kind: Kind, amount: Decimal, reason: str, user_id: int) -> Posted:
+    """An operator's deposit, withdrawal or correction: a ledger entry with its reason and author,
+    under the API's rules (exact in the currency, never below zero)."""
+    if kind not in ADJUSTMENTS:
+        raise InvalidRequest(f"An adjustment is one of {', '.join(k.value for k in ADJUSTMENTS)}.")
+    if not reason.strip():
+        raise InvalidRequest("An adjustment needs a reason.")
+    balance = Balance.objects.select_related("customer").filter(balance_id=balance_id).first()
+    if balance is None:
+        raise BalanceNotFound()
+    return _post(kind=kind, customer_id=balance.customer.customer_id, balance_id=balance_id,
+                 request_id=f"adj:{uuid.uuid4()}", amount=amount, currency=balance.currency, comment=reason.strip(),
+                 created_by=user_id)
+
+
 @transaction.atomic
 def balance_open(*, customer_id: str, balance_id: str, currency: str, type: str = BalanceType.REAL,
                  amount: Decimal = Decimal(0)) -> Balance:
@@ -133,11 +149,11 @@ def balance_open(*, customer_id: str, balance_id: str, currency: str, type: str 
 
 
 def _post(*, kind: Kind, customer_id: str, balance_id: str, request_id: str, amount: Decimal, currency: str,
-          comment: str, force: bool = False) -> Posted:
+          comment: str, force: bool = False, created_by: int | None = None) -> Posted:
     validate_amount(amount, currency)
     attempt_fn = _attempt_postgresql if connection.vendor == "postgresql" else _attempt_portable
     attempt = attempt_fn(kind=kind, customer_id=customer_id, balance_id=balance_id, request_id=request_id,
-                         amount=amount, currency=currency, comment=comment, force=force)
+                         amount=amount, currency=currency, comment=comment, force=force, created_by=created_by)
     target, applied = attempt.target, attempt.applied
     if target is None:
         raise BalanceNotFound()
@@ -215,7 +231,7 @@ _RESULT = """
 FROM target LEFT JOIN op ON true LEFT JOIN upd ON true LEFT JOIN prior ON true
 """
 
-_DEBIT_SQL = f"""
+_OUTGOING_SQL = f"""
 WITH {_TARGET_CTE}, cur AS (
     SELECT b.amount FROM {_BALANCE} b, target
     WHERE b.id = target.id AND EXISTS (SELECT FROM op)
@@ -229,21 +245,25 @@ WITH {_TARGET_CTE}, cur AS (
     FROM take, target WHERE b.id = target.id AND take.realized IS NOT NULL
     RETURNING take.realized, b.amount AS balance_after
 ), entry AS (
-    INSERT INTO {_ENTRY} (operation_id, balance_id, kind, amount, realized_amount, balance_after, comment, created_at)
-    SELECT op.id, target.id, 'debit', %(amount)s, upd.realized, upd.balance_after, %(comment)s, now()
+    INSERT INTO {_ENTRY} (operation_id, balance_id, kind, amount, realized_amount, balance_after, comment,
+                          created_by_id, created_at)
+    SELECT op.id, target.id, %(kind)s::text, %(amount)s, upd.realized, upd.balance_after, %(comment)s,
+           %(created_by)s::bigint, now()
     FROM upd, target, op
 )
 SELECT target.id, target.currency, target.is_blocked, op.id, upd.realized, upd.balance_after, prior.*
 """ + _RESULT
 
-_CREDIT_SQL = f"""
+_INCOMING_SQL = f"""
 WITH {_TARGET_CTE}, upd AS (
     UPDATE {_BALANCE} b SET amount = b.amount + %(amount)s
     FROM target WHERE b.id = target.id AND EXISTS (SELECT FROM op)
     RETURNING b.amount AS balance_after
 ), entry AS (
-    INSERT INTO {_ENTRY} (operation_id, balance_id, kind, amount, realized_amount, balance_after, comment, created_at)
-    SELECT op.id, target.id, %(kind)s::text, %(amount)s, %(amount)s, upd.balance_after, %(comment)s, now()
+    INSERT INTO {_ENTRY} (operation_id, balance_id, kind, amount, realized_amount, balance_after, comment,
+                          created_by_id, created_at)
+    SELECT op.id, target.id, %(kind)s::text, %(amount)s, %(amount)s, upd.balance_after, %(comment)s,
+           %(created_by)s::bigint, now()
     FROM upd, target, op
 )
 SELECT target.id, target.currency, target.is_blocked, op.id, %(amount)s::numeric, upd.balance_after, prior.*
@@ -251,11 +271,11 @@ SELECT target.id, target.currency, target.is_blocked, op.id, %(amount)s::numeric
 
 
 def _attempt_postgresql(*, kind: Kind, customer_id: str, balance_id: str, request_id: str, amount: Decimal,
-                        currency: str, comment: str, force: bool) -> _Attempt:
+                        currency: str, comment: str, force: bool, created_by: int | None) -> _Attempt:
     if not (is_external_id(customer_id) and is_external_id(balance_id)):
         return _Attempt(target=None)
     params = {"customer_id": customer_id, "balance_id": balance_id, "request_id": request_id, "kind": kind.value,
-              "amount": amount, "currency": currency, "force": force, "comment": comment}
+              "amount": amount, "currency": currency, "force": force, "comment": comment, "created_by": created_by}
     # Outside a transaction the statement is its own transaction; inside a caller's transaction
     # a savepoint keeps a failure from poisoning it.
     scope = transaction.atomic() if connection.in_atomic_block else nullcontext()
@@ -264,7 +284,7 @@ def _attempt_postgresql(*, kind: Kind, customer_id: str, balance_id: str, reques
             connection.ensure_connection()
             # A server-side prepared statement: planned once per connection, not per request.
             with psycopg.Cursor(connection.connection) as cursor:
-                cursor.execute(_DEBIT_SQL if kind is Kind.DEBIT else _CREDIT_SQL, params, prepare=True)
+                cursor.execute(_OUTGOING_SQL if kind in OUTGOING else _INCOMING_SQL, params, prepare=True)
                 row = cursor.fetchone()
     except DataError:
         # numeric field overflow: the balance would leave NUMERIC(30, 8).
@@ -282,7 +302,7 @@ def _attempt_postgresql(*, kind: Kind, customer_id: str, balance_id: str, reques
 
 
 def _attempt_portable(*, kind: Kind, customer_id: str, balance_id: str, request_id: str, amount: Decimal,
-                      currency: str, comment: str, force: bool) -> _Attempt:
+                      currency: str, comment: str, force: bool, created_by: int | None) -> _Attempt:
     try:
         target = balance_target(customer_id=customer_id, balance_id=balance_id)
     except BalanceNotFound:
@@ -299,7 +319,7 @@ def _attempt_portable(*, kind: Kind, customer_id: str, balance_id: str, request_
                 return _Attempt(target=target)
             raise
         current = Balance.objects.select_for_update(no_key=True).values_list("amount", flat=True).get(pk=target.pk)
-        if kind is not Kind.DEBIT:
+        if kind not in OUTGOING:
             realized = amount
         elif current >= amount:
             realized = amount
@@ -313,6 +333,7 @@ def _attempt_portable(*, kind: Kind, customer_id: str, balance_id: str, request_
             raise AmountOutOfRange()
         Balance.objects.filter(pk=target.pk).update(amount=after)
         LedgerEntry.objects.create(operation=operation, balance_id=target.pk, kind=kind, amount=amount,
-                                   realized_amount=realized, balance_after=after, comment=comment)
+                                   realized_amount=realized, balance_after=after, comment=comment,
+                                   created_by_id=created_by)
     return _Attempt(target=target, applied=_Applied(operation_id=operation.pk, realized_amount=realized,
                                                     balance_after=after))

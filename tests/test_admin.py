@@ -54,3 +54,57 @@ def test_ledger_entries_export_as_csv(admin_client, make_balance):
     assert rows[0][:5] == ["id", "created_at", "balance_id", "currency", "kind"]
     assert [(row[2], row[3], row[4], row[6]) for row in rows[1:]] == [(second.balance_id, "EUR", "deposit", "7.50000000")]
     assert all(first.balance_id not in row for row in rows)  # the filter applied
+
+
+def adjust(client, balance, **data):
+    return client.post(f"/admin/balances/balance/{balance.pk}/adjust/", data, HTTP_HOST="localhost")
+
+
+@pytest.mark.parametrize("kind,amount,expected", [
+    ("deposit", "25.50", "125.50"), ("withdrawal", "40.00", "60.00"),
+    ("correction_in", "0.01", "100.01"), ("correction_out", "100.00", "0.00"),
+])
+def test_an_adjustment_is_a_ledger_entry_with_its_reason_and_author(admin_client, make_balance, kind, amount,
+                                                                     expected):
+    from decimal import Decimal
+
+    from balances.selectors import ledger_verify
+
+    balance = make_balance("100.00")
+    response = adjust(admin_client, balance, kind=kind, amount=amount, reason="  customer paid by wire  ")
+    assert response.status_code == 302
+    balance.refresh_from_db()
+    assert balance.amount == Decimal(expected)
+    entry = LedgerEntry.objects.filter(balance=balance).latest("id")
+    assert (entry.kind, entry.realized_amount, entry.comment, entry.created_by.username) == (
+        kind, Decimal(amount), "customer paid by wire", "root")
+    assert ledger_verify() == []
+    page = admin_client.get(f"/admin/balances/balance/{balance.pk}/change/", HTTP_HOST="localhost").content.decode()
+    assert "customer paid by wire" in page  # the balance page shows its recent entries
+
+
+@pytest.mark.parametrize("data,error", [
+    ({"kind": "withdrawal", "amount": "100.01", "reason": "payout"}, "insufficient funds"),
+    ({"kind": "correction_out", "amount": "500", "reason": "fix"}, "insufficient funds"),
+    ({"kind": "deposit", "amount": "1.001", "reason": "wire"}, "more decimals than USD allows"),
+    ({"kind": "deposit", "amount": "-5", "reason": "wire"}, "decimal string"),
+    ({"kind": "deposit", "amount": "5", "reason": ""}, "This field is required"),
+    ({"kind": "debit", "amount": "5", "reason": "sneaky"}, "Select a valid choice"),
+])
+def test_a_bad_adjustment_is_refused_and_changes_nothing(admin_client, make_balance, data, error):
+    from tests.conftest import ledger_snapshot
+
+    balance = make_balance("100.00")
+    before = ledger_snapshot()
+    response = adjust(admin_client, balance, **data)
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert ledger_snapshot()[0] == before[0] and ledger_snapshot()[2] == before[2]
+
+
+def test_only_staff_with_the_adjust_permission_may_adjust(client, db, make_balance, django_user_model):
+    balance = make_balance("100.00")
+    clerk = django_user_model.objects.create_user("clerk", password="pw-clerk-2026", is_staff=True)
+    client.force_login(clerk)
+    assert client.get(f"/admin/balances/balance/{balance.pk}/adjust/", HTTP_HOST="localhost").status_code == 403
+    assert adjust(client, balance, kind="deposit", amount="5", reason="x").status_code == 403
