@@ -64,6 +64,8 @@ QUADCODE_TIMEOUT = float(os.environ.get("QUADCODE_TIMEOUT", "10"))
 B2B_COUNTRY_HEADER = os.environ.get("B2B_COUNTRY_HEADER", "")
 # The site/mirror domain sent with sessions; else the request's host.
 B2B_SITE_DOMAIN = os.environ.get("B2B_SITE_DOMAIN", "")
+# The stored allowed-countries list is trusted for this long (seconds) after its refresh.
+B2B_ALLOWED_COUNTRIES_MAX_AGE = int(os.environ.get("B2B_ALLOWED_COUNTRIES_MAX_AGE", str(24 * 3600)))
 # Rate limits of the trading-room page (django-ratelimit syntax).
 B2B_TRADEROOM_RATE_PER_USER = os.environ.get("B2B_TRADEROOM_RATE_PER_USER", "20/m")
 B2B_TRADEROOM_RATE_PER_IP = os.environ.get("B2B_TRADEROOM_RATE_PER_IP", "60/m")
@@ -143,6 +145,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
+    "allowed-countries": {"task": "traderoom.tasks.allowed_countries_refresh", "schedule": 3600.0},
     "ledger-verify-nightly": {"task": "balances.tasks.ledger_verify_nightly",
                               "schedule": crontab(hour=3, minute=15)},
     # The outbox is the truth: anything queued but not delivered (a lost message, a broker

@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 
 from customers.admin import CustomerAdmin
 from customers.models import Customer
-from traderoom.models import GatewayCall
+from traderoom.models import AllowedCountry, GatewayCall
 from traderoom.services import customer_block_propagated
 
 
@@ -42,4 +42,19 @@ class GatewayCallAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AllowedCountry)
+class AllowedCountryAdmin(admin.ModelAdmin):
+    list_display = ("short_code", "iso_code", "name", "fetched_at")
+    search_fields = ("short_code", "name")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -190,3 +190,18 @@ def customer_block(customer_id: str) -> Answer:
     if status == 404:
         return Answer(Outcome.NOT_FOUND)
     return _unavailable("POST", path, status, body)
+
+
+def allowed_countries() -> Answer:
+    """GET /v1/b2b-gateway/allowed-countries: data = {"countries": [{short_code, iso_code, name}]}."""
+    path = "/v1/b2b-gateway/allowed-countries"
+    result = _call("allowed_countries", "GET", path)
+    if result is None:
+        return Answer(Outcome.UNAVAILABLE)
+    status, body, headers = result
+    countries = body.get("countries")
+    if status == 200 and isinstance(countries, list) and all(
+            isinstance(c, dict) and isinstance(c.get("short_code"), str) and len(c["short_code"]) == 2
+            for c in countries):
+        return Answer(Outcome.OK, data={"countries": countries})
+    return _unavailable("GET", path, status, body)

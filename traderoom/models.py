@@ -30,3 +30,20 @@ class GatewayCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.customer_id}"
+
+
+class AllowedCountry(models.Model):
+    """The gateway's list of countries allowed to trade, refreshed periodically
+    (GET /v1/b2b-gateway/allowed-countries). Empty until the first refresh."""
+
+    short_code = models.CharField(max_length=2, primary_key=True)
+    iso_code = models.CharField(max_length=3)
+    name = models.CharField(max_length=100)
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "allowed countries"
+        ordering = ["short_code"]
+
+    def __str__(self) -> str:
+        return f"{self.short_code} {self.name}"

@@ -17,7 +17,7 @@ from customers.models import Customer
 from customers.services import BlockChanged, customer_block
 from traderoom import gateway
 from traderoom.gateway import Answer, Outcome
-from traderoom.models import GatewayCall
+from traderoom.models import AllowedCountry, GatewayCall
 
 log = logging.getLogger(__name__)
 _LEASE = dt.timedelta(minutes=2)
@@ -119,3 +119,27 @@ def gateway_calls_due() -> list[int]:
     return list(GatewayCall.objects.filter(delivered_at__isnull=True, next_attempt_at__lte=now)
                 .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
                 .order_by("next_attempt_at").values_list("pk", flat=True)[:500])
+
+
+@transaction.atomic
+def allowed_countries_refresh() -> bool:
+    """Replace the stored list with the gateway's; on failure keep the old one."""
+    answer = gateway.allowed_countries()
+    if answer.outcome is not Outcome.OK:
+        log.warning("allowed countries: the gateway did not answer; keeping the stored list")
+        return False
+    now = timezone.now()
+    AllowedCountry.objects.all().delete()
+    AllowedCountry.objects.bulk_create(
+        AllowedCountry(short_code=c["short_code"].upper(), iso_code=str(c.get("iso_code", ""))[:3],
+                       name=str(c.get("name", ""))[:100], fetched_at=now)
+        for c in {c["short_code"].upper(): c for c in answer.data["countries"]}.values())
+    return True
+
+
+def country_known_refused(country_code: str) -> bool:
+    """True when a fresh list from the gateway exists and does not name this country. Without a
+    list (never fetched, or older than B2B_ALLOWED_COUNTRIES_MAX_AGE) nothing is known."""
+    oldest = timezone.now() - dt.timedelta(seconds=settings.B2B_ALLOWED_COUNTRIES_MAX_AGE)
+    countries = AllowedCountry.objects.filter(fetched_at__gte=oldest)
+    return countries.exists() and not countries.filter(short_code=country_code).exists()

@@ -20,3 +20,8 @@ def gateway_calls_redeliver() -> int:
     for call_id in due:
         gateway_call_deliver.delay(call_id)
     return len(due)
+
+
+@shared_task
+def allowed_countries_refresh() -> bool:
+    return services.allowed_countries_refresh()

@@ -17,7 +17,7 @@ from b2b_server.clientip import client_ip
 from balances.errors import BalanceNotFound
 from balances.selectors import customer_balance
 from traderoom.gateway import Outcome
-from traderoom.services import Visitor, traderoom_session_open
+from traderoom.services import Visitor, country_known_refused, traderoom_session_open
 
 _COUNTRY_RE = re.compile(r"[A-Z]{2}", re.ASCII)
 
@@ -58,6 +58,11 @@ def _message(request, *, title: str, message: str, status: int = 200, headers: d
     return response
 
 
+def _country_restricted(request):
+    return _message(request, title=_("Not available in your country"),
+                    message=_("Sorry. Your current country is not allowed access to trading."))
+
+
 def rate_limited(request, exception=None, retry_after: int = 60):
     return _message(request, title=_("Too many attempts"),
                     message=_("Too many attempts, try again shortly."), status=429,
@@ -82,15 +87,18 @@ def traderoom(request):
         return _message(request, title=_("No such balance"),
                         message=_("This balance does not exist on your account."), status=404)
 
-    answer = traderoom_session_open(customer=customer, balance=balance, visitor=_visitor(request, customer))
+    visitor = _visitor(request, customer)
+    if country_known_refused(visitor.country_code):
+        # The gateway's own list says no: answer at once, without a round trip to it.
+        return _country_restricted(request)
+    answer = traderoom_session_open(customer=customer, balance=balance, visitor=visitor)
     if answer.outcome is Outcome.OK:
         response = render(request, "traderoom/room.html", {"url": answer.url, "balance": balance})
         parts = urlsplit(answer.url)
         response._csp_replace = {"frame-src": [f"{parts.scheme}://{parts.netloc}"]}
         return response
     if answer.outcome is Outcome.COUNTRY_RESTRICTED:
-        return _message(request, title=_("Not available in your country"),
-                        message=_("Sorry. Your current country is not allowed access to trading."))
+        return _country_restricted(request)
     if answer.outcome is Outcome.CURRENCY_RESTRICTED:
         return _message(request, title=_("Currency not available"),
                         message=_("Sorry. Trading in %(currency)s is not available for this balance.")
