@@ -64,6 +64,8 @@ QUADCODE_TIMEOUT = float(os.environ.get("QUADCODE_TIMEOUT", "10"))
 B2B_COUNTRY_HEADER = os.environ.get("B2B_COUNTRY_HEADER", "")
 # The site/mirror domain sent with sessions; else the request's host.
 B2B_SITE_DOMAIN = os.environ.get("B2B_SITE_DOMAIN", "")
+# Push a balance's state to the gateway after every admin adjustment (margin draft; off by default).
+QUADCODE_BALANCE_PUSH = _env_bool("QUADCODE_BALANCE_PUSH", False)
 # The stored allowed-countries list is trusted for this long (seconds) after its refresh.
 B2B_ALLOWED_COUNTRIES_MAX_AGE = int(os.environ.get("B2B_ALLOWED_COUNTRIES_MAX_AGE", str(24 * 3600)))
 # Rate limits of the trading-room page (django-ratelimit syntax).

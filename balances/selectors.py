@@ -116,3 +116,21 @@ def customer_balance(*, customer_id: str, balance_id: str | None = None) -> Bala
     if balance is None:
         raise BalanceNotFound()
     return balance
+
+
+@dataclass(frozen=True)
+class BalanceState:
+    balance_id: str
+    amount: str  # in the currency's precision
+    currency: str
+    updated_at_us: int  # the last entry's time, Unix microseconds
+
+
+def balance_state(*, balance_id: str) -> BalanceState:
+    from balances.money import format_amount
+
+    balance = Balance.objects.get(balance_id=balance_id)
+    last = LedgerEntry.objects.filter(balance=balance).order_by("-id").values_list("created_at", flat=True).first()
+    moment = last or balance.created_at
+    return BalanceState(balance_id=balance_id, amount=format_amount(balance.amount, balance.currency),
+                        currency=balance.currency, updated_at_us=int(moment.timestamp() * 1_000_000))

@@ -60,6 +60,7 @@ class State:
             self.faults: list[Fault] = []
             self.sessions: dict[str, dict] = {}
             self.calls: list[dict] = []
+            self.balances: dict[str, dict] = {}
 
     def take_fault(self, name: str) -> Fault | None:
         with self.lock:
@@ -129,9 +130,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self._route("POST")
 
+    def do_PUT(self):
+        self._route("PUT")
+
     def _route(self, method: str):
         path = urlsplit(self.path).path
-        body = self._body() if method == "POST" else {}
+        body = self._body() if method in ("POST", "PUT") else {}
         if path.startswith("/_control/"):
             return self._control(method, path, body)
         if path.startswith("/traderoom/"):
@@ -141,6 +145,7 @@ class Handler(BaseHTTPRequestHandler):
             ("POST", r"/v1/b2b-gateway/customers/([^/]+)/session", "session", self._session),
             ("POST", r"/v1/b2b-gateway/customers/([^/]+)/block", "block", self._block),
             ("GET", r"/v1/b2b-gateway/allowed-countries", "allowed-countries", self._allowed_countries),
+            ("PUT", r"/v1/b2b-gateway/customers/([^/]+)/balances/([^/]+)", "balance_push", self._balance_push),
         ]
         for route_method, pattern, name, handler in gateway:
             match = re.fullmatch(pattern, path)
@@ -204,6 +209,16 @@ class Handler(BaseHTTPRequestHandler):
             self.state.blocked.add(customer_id)
         self._send(200)
 
+    def _balance_push(self, body, customer_id, balance_id):
+        if not (isinstance(body.get("amount"), str) and isinstance(body.get("amount_currency_code"), str)
+                and isinstance(body.get("updated_at"), int)):
+            return self._send(400, {"error": "invalid_request"})
+        with self.state.lock:
+            known = self.state.balances.get(balance_id)
+            if known is None or body["updated_at"] > known["updated_at"]:  # the newest state wins
+                self.state.balances[balance_id] = {"customer_id": customer_id, **body}
+        self._send(200)
+
     def _allowed_countries(self, body):
         countries = [{"name": name, "short_code": code, "iso_code": iso} for code, (name, iso) in COUNTRIES.items()
                      if code not in self.state.restricted_countries]
@@ -225,7 +240,7 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_control/calls" and method == "GET":
             with state.lock:
                 return self._send(200, {"calls": state.calls, "customers": state.customers,
-                                        "blocked": sorted(state.blocked)})
+                                        "blocked": sorted(state.blocked), "balances": state.balances})
         else:
             return self._send(404, {"error": "not_found"})
         self._send(200, {"ok": True})

@@ -2,10 +2,12 @@
 
 from django.contrib import admin, messages
 
+from balances.admin import BalanceAdmin
+from balances.models import Balance
 from customers.admin import CustomerAdmin
 from customers.models import Customer
 from traderoom.models import AllowedCountry, GatewayCall
-from traderoom.services import customer_block_propagated
+from traderoom.services import balance_adjust_propagated, customer_block_propagated
 
 
 class CustomerWithGatewayAdmin(CustomerAdmin):
@@ -27,8 +29,14 @@ class CustomerWithGatewayAdmin(CustomerAdmin):
         self.message_user(request, f"{changed} customer(s) unblocked.", messages.SUCCESS)
 
 
+class BalanceWithGatewayAdmin(BalanceAdmin):
+    adjust_service = staticmethod(balance_adjust_propagated)
+
+
 admin.site.unregister(Customer)
 admin.site.register(Customer, CustomerWithGatewayAdmin)
+admin.site.unregister(Balance)
+admin.site.register(Balance, BalanceWithGatewayAdmin)
 
 
 @admin.register(GatewayCall)

@@ -205,3 +205,17 @@ def allowed_countries() -> Answer:
             for c in countries):
         return Answer(Outcome.OK, data={"countries": countries})
     return _unavailable("GET", path, status, body)
+
+
+def balance_push(customer_id: str, balance_id: str, *, amount: str, currency: str, updated_at: int) -> Answer:
+    """PUT /v1/b2b-gateway/customers/{customer_id}/balances/{balance_id} (margin draft): the
+    balance's state, updated_at in Unix microseconds."""
+    path = f"/v1/b2b-gateway/customers/{customer_id}/balances/{balance_id}"
+    result = _call("balance_push", "PUT", path, {"amount": amount, "amount_currency_code": currency,
+                                                "updated_at": updated_at})
+    if result is None:
+        return Answer(Outcome.UNAVAILABLE)
+    status, body, headers = result
+    if status == 200:
+        return Answer(Outcome.OK)
+    return _unavailable("PUT", path, status, body)

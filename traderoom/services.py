@@ -14,6 +14,9 @@ from django.utils import timezone
 
 from balances.models import Balance
 from customers.models import Customer
+from balances.models import Kind
+from balances.selectors import balance_state
+from balances.services import Posted, ledger_adjust
 from customers.services import BlockChanged, customer_block
 from traderoom import gateway
 from traderoom.gateway import Answer, Outcome
@@ -98,7 +101,7 @@ def gateway_call_deliver(*, call_id: int) -> Delivery:
     if not claimed:
         return Delivery(delivered=GatewayCall.objects.filter(pk=call_id, delivered_at__isnull=False).exists())
     call = GatewayCall.objects.get(pk=call_id)
-    answer = gateway.customer_block(call.customer_id)
+    answer = _send(call)
     # 404: the customer never reached the gateway; there is nothing to block there.
     if answer.outcome in (Outcome.OK, Outcome.NOT_FOUND):
         GatewayCall.objects.filter(pk=call_id).update(delivered_at=timezone.now(), leased_until=None,
@@ -111,6 +114,15 @@ def gateway_call_deliver(*, call_id: int) -> Delivery:
     log.warning("gateway call %s %s for %s failed (attempt %s); retry in %.1fs", call_id, call.kind,
                 call.customer_id, call.attempts, retry_in)
     return Delivery(delivered=False, retry_in=retry_in)
+
+
+def _send(call: GatewayCall) -> Answer:
+    if call.kind == GatewayCall.Kind.BALANCE_PUSH:
+        # The state now, not at queueing time: a delayed push never overwrites a newer one.
+        state = balance_state(balance_id=call.payload["balance_id"])
+        return gateway.balance_push(call.customer_id, state.balance_id, amount=state.amount,
+                                    currency=state.currency, updated_at=state.updated_at_us)
+    return gateway.customer_block(call.customer_id)
 
 
 def gateway_calls_due() -> list[int]:
@@ -143,3 +155,17 @@ def country_known_refused(country_code: str) -> bool:
     oldest = timezone.now() - dt.timedelta(seconds=settings.B2B_ALLOWED_COUNTRIES_MAX_AGE)
     countries = AllowedCountry.objects.filter(fetched_at__gte=oldest)
     return countries.exists() and not countries.filter(short_code=country_code).exists()
+
+
+@transaction.atomic
+def balance_adjust_propagated(*, balance_id: str, kind: Kind, amount, reason: str, user_id: int) -> Posted:
+    """An admin adjustment and, with QUADCODE_BALANCE_PUSH on, the balance's new state pushed to
+    the gateway. Pushes coalesce: one pending push per balance sends the newest state."""
+    posted = ledger_adjust(balance_id=balance_id, kind=kind, amount=amount, reason=reason, user_id=user_id)
+    if settings.QUADCODE_BALANCE_PUSH:
+        pending = GatewayCall.objects.filter(kind=GatewayCall.Kind.BALANCE_PUSH, payload__balance_id=balance_id,
+                                             delivered_at__isnull=True, leased_until__isnull=True)
+        if not pending.exists():
+            gateway_call_queue(kind=GatewayCall.Kind.BALANCE_PUSH, customer_id=posted.customer_id,
+                               payload={"balance_id": balance_id})
+    return posted
