@@ -22,6 +22,8 @@ class Customer(models.Model):
     phone_number = models.CharField(max_length=32, blank=True)
     account_timezone = models.CharField(max_length=64, blank=True)
     date_of_birth = models.DateField(null=True, blank=True)
+    # The address the customer signed up from: what a pre-registration at the gateway sends as ip.
+    signup_ip = models.GenericIPAddressField(null=True, blank=True)
     is_blocked = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

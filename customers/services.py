@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import validate_email, validate_ipv46_address
 from django.db import IntegrityError, transaction
 
 from customers.errors import CustomerExists, CustomerInvalid, CustomerNotFound
@@ -36,6 +36,7 @@ def customer_create(
     phone_number: str = "",
     account_timezone: str = "",
     date_of_birth: dt.date | None = None,
+    signup_ip: str | None = None,
 ) -> Customer:
     if not is_external_id(customer_id):
         raise CustomerInvalid(
@@ -48,6 +49,11 @@ def customer_create(
     country_code = country_code.upper()
     if not _COUNTRY_RE.fullmatch(country_code):
         raise CustomerInvalid("country_code must be an ISO 3166-1 alpha-2 code such as DE.")
+    if signup_ip is not None:
+        try:
+            validate_ipv46_address(signup_ip)
+        except ValidationError:
+            raise CustomerInvalid(f"{signup_ip!r} is not an IP address.") from None
     if (username is None) != (password is None):
         raise CustomerInvalid("username and password go together.")
     user = None
@@ -60,6 +66,7 @@ def customer_create(
                 customer_id=customer_id, user=user, email=email, country_code=country_code,
                 first_name=first_name, middle_name=middle_name, last_name=last_name,
                 phone_number=phone_number, account_timezone=account_timezone, date_of_birth=date_of_birth,
+                signup_ip=signup_ip,
             )
     except IntegrityError:
         if Customer.objects.filter(customer_id=customer_id).exists():

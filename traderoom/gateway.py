@@ -36,6 +36,7 @@ class Outcome(enum.Enum):
     CURRENCY_RESTRICTED = "customer_currency_restriction"
     BLOCKED = "blocked"  # 418 on session
     RATE_LIMITED = "rate_limited"  # 429
+    REJECTED = "rejected"  # 400/422 on customer creation: the payload itself is refused
     UNAVAILABLE = "unavailable"  # everything else: logged with status and body
 
 
@@ -175,6 +176,9 @@ def customer_create(payload: dict) -> Answer:
         return Answer(_restriction(body))
     if status == 429:
         return Answer(Outcome.RATE_LIMITED, retry_after=_retry_after(headers))
+    if status in (400, 422):
+        log.error("gateway POST %s refused the customer (%s): %s", path, status, str(body)[:_BODY_LOG_LIMIT])
+        return Answer(Outcome.REJECTED, data=body)
     return _unavailable("POST", path, status, body)
 
 

@@ -13,6 +13,7 @@ class GatewayCall(models.Model):
 
     class Kind(models.TextChoices):
         BLOCK = "block"
+        CREATE_CUSTOMER = "create_customer"  # payload: the customer, as POST /customers takes it
         BALANCE_PUSH = "balance_push"  # payload: {"balance_id": ...}; sends the state at delivery time
 
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -17,7 +17,7 @@ from customers.models import Customer
 from balances.models import Kind
 from balances.selectors import balance_state
 from balances.services import Posted, ledger_adjust
-from customers.services import BlockChanged, customer_block
+from customers.services import BlockChanged, customer_block, customer_create
 from traderoom import gateway
 from traderoom.gateway import Answer, Outcome
 from traderoom.models import AllowedCountry, GatewayCall
@@ -102,10 +102,15 @@ def gateway_call_deliver(*, call_id: int) -> Delivery:
         return Delivery(delivered=GatewayCall.objects.filter(pk=call_id, delivered_at__isnull=False).exists())
     call = GatewayCall.objects.get(pk=call_id)
     answer = _send(call)
-    # 404: the customer never reached the gateway; there is nothing to block there.
-    if answer.outcome in (Outcome.OK, Outcome.NOT_FOUND):
+    # Done: sent (OK; CREATED or EXISTS for a registration), or nothing to do there (NOT_FOUND:
+    # the customer never reached the gateway, there is nothing to block), or refused for good
+    # (a registration's country or payload; the first visit then tells the user why).
+    final = {Outcome.OK: "", Outcome.CREATED: "", Outcome.EXISTS: "", Outcome.NOT_FOUND: "",
+             Outcome.COUNTRY_RESTRICTED: "country restricted", Outcome.CURRENCY_RESTRICTED: "currency restricted",
+             Outcome.REJECTED: f"rejected: {answer.data}"[:500]}
+    if answer.outcome in final:
         GatewayCall.objects.filter(pk=call_id).update(delivered_at=timezone.now(), leased_until=None,
-                                                      last_error="")
+                                                      last_error=final[answer.outcome])
         return Delivery(delivered=True)
     retry_in = min(settings.B2B_GATEWAY_RETRY_BASE * 2 ** (call.attempts - 1), settings.B2B_GATEWAY_RETRY_MAX)
     GatewayCall.objects.filter(pk=call_id).update(
@@ -117,6 +122,8 @@ def gateway_call_deliver(*, call_id: int) -> Delivery:
 
 
 def _send(call: GatewayCall) -> Answer:
+    if call.kind == GatewayCall.Kind.CREATE_CUSTOMER:
+        return gateway.customer_create(call.payload)
     if call.kind == GatewayCall.Kind.BALANCE_PUSH:
         # The state now, not at queueing time: a delayed push never overwrites a newer one.
         state = balance_state(balance_id=call.payload["balance_id"])
@@ -169,3 +176,17 @@ def balance_adjust_propagated(*, balance_id: str, kind: Kind, amount, reason: st
             gateway_call_queue(kind=GatewayCall.Kind.BALANCE_PUSH, customer_id=posted.customer_id,
                                payload={"balance_id": balance_id})
     return posted
+
+
+@transaction.atomic
+def customer_register(*, signup_ip: str | None = None, **fields) -> Customer:
+    """Create a customer and, when their sign-up address is known, pre-register them at the
+    gateway (POST /v1/b2b-gateway/customers; 409 = already there) so that their first visit to
+    the trading room takes one round trip. Without an address there is no `ip` to send: the
+    first visit registers them with the visitor's own."""
+    customer = customer_create(signup_ip=signup_ip, **fields)
+    if signup_ip:
+        visitor = Visitor(country_code=customer.country_code, ip=signup_ip, locale="", site_domain="")
+        gateway_call_queue(kind=GatewayCall.Kind.CREATE_CUSTOMER, customer_id=customer.customer_id,
+                           payload=_customer_payload(customer, visitor))
+    return customer

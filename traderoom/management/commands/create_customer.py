@@ -3,7 +3,7 @@ import datetime as dt
 from django.core.management.base import CommandError
 
 from b2b_server.commands import DomainCommand
-from customers.services import customer_create
+from traderoom.services import customer_register
 
 
 def _date(value: str) -> dt.date:
@@ -14,7 +14,8 @@ def _date(value: str) -> dt.date:
 
 
 class Command(DomainCommand):
-    help = "Create a customer (optionally with a login for the trading-room page)."
+    help = ("Create a customer (optionally with a login for the trading-room page); with --ip, also "
+            "pre-register them at the gateway in the background.")
 
     def add_arguments(self, parser):
         parser.add_argument("customer_id")
@@ -28,10 +29,11 @@ class Command(DomainCommand):
         parser.add_argument("--phone", default="")
         parser.add_argument("--timezone", default="")
         parser.add_argument("--date-of-birth", type=_date)
+        parser.add_argument("--ip", help="the address they signed up from (sent when pre-registering)")
 
     def handle(self, *args, **o):
-        customer = customer_create(
-            customer_id=o["customer_id"], email=o["email"], country_code=o["country"],
+        customer = customer_register(
+            signup_ip=o["ip"], customer_id=o["customer_id"], email=o["email"], country_code=o["country"],
             username=o["username"], password=o["password"], first_name=o["first_name"],
             middle_name=o["middle_name"], last_name=o["last_name"], phone_number=o["phone"],
             account_timezone=o["timezone"], date_of_birth=o["date_of_birth"],
