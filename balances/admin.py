@@ -95,8 +95,10 @@ class BalanceAdmin(admin.ModelAdmin):
         rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
             (f"{e.created_at:%Y-%m-%d %H:%M:%S}", e.get_kind_display(), money(e.realized_amount),
              money(e.balance_after), e.created_by or "", e.comment) for e in entries))
-        return format_html("<table><tr><th>time (UTC)</th><th>kind</th><th>amount</th><th>balance</th>"
-                           "<th>by</th><th>comment</th></tr>{}</table>", rows)
+        return format_html('<table><tr><th>time (UTC)</th><th>kind</th><th>amount</th><th>balance</th>'
+                           '<th>by</th><th>comment</th></tr>{}</table><p><a href="{}?balance__balance_id={}">'
+                           'All entries of this balance</a></p>', rows,
+                           reverse("admin:balances_ledgerentry_changelist"), balance.balance_id)
 
     def adjust_view(self, request, object_id):
         if not request.user.has_perm("balances.adjust_balance"):
@@ -135,6 +137,10 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     search_fields = ("operation__request_id", "balance__balance_id")
     list_select_related = ("balance", "operation")
     actions = ["export_csv"]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # One balance's entries, linked from its page: a list filter of every balance would not scale.
+        return lookup == "balance__balance_id" or super().lookup_allowed(lookup, value, request)
 
     @admin.action(description="Export the selected entries as CSV (select all to export the filtered list)")
     def export_csv(self, request, queryset):

@@ -108,3 +108,13 @@ def test_only_staff_with_the_adjust_permission_may_adjust(client, db, make_balan
     client.force_login(clerk)
     assert client.get(f"/admin/balances/balance/{balance.pk}/adjust/", HTTP_HOST="localhost").status_code == 403
     assert adjust(client, balance, kind="deposit", amount="5", reason="x").status_code == 403
+
+
+def test_the_balance_page_links_to_all_its_entries(admin_client, make_balance):
+    first, second = make_balance("42.00"), make_balance("7.00")
+    page = admin_client.get(f"/admin/balances/balance/{first.pk}/change/", HTTP_HOST="localhost").content.decode()
+    link = f"/admin/balances/ledgerentry/?balance__balance_id={first.balance_id}"
+    assert link in page
+    listing = admin_client.get(link, HTTP_HOST="localhost")
+    assert listing.status_code == 200
+    assert listing.context["cl"].result_count == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -113,8 +114,16 @@ def _send(method: str, path: str, payload: dict | None) -> tuple[int, dict, http
     return response.status_code, body, response.headers
 
 
-def _unavailable(method: str, path: str, status: int, body: dict, text: str = "") -> Answer:
-    log.error("gateway %s %s answered %s: %s", method, path, status, (text or str(body))[:_BODY_LOG_LIMIT])
+_EMAIL_RE = re.compile(r"[^\s\"'<>@,;:]+@([^\s\"'<>@,;:]+)")
+
+
+def redacted(text: str) -> str:
+    """Upstream bodies go to the log, but never a full email address."""
+    return _EMAIL_RE.sub(r"***@\1", text)[:_BODY_LOG_LIMIT]
+
+
+def _unavailable(method: str, path: str, status: int, body: dict) -> Answer:
+    log.error("gateway %s %s answered %s: %s", method, path, status, redacted(str(body)))
     return Answer(Outcome.UNAVAILABLE)
 
 
@@ -177,7 +186,7 @@ def customer_create(payload: dict) -> Answer:
     if status == 429:
         return Answer(Outcome.RATE_LIMITED, retry_after=_retry_after(headers))
     if status in (400, 422):
-        log.error("gateway POST %s refused the customer (%s): %s", path, status, str(body)[:_BODY_LOG_LIMIT])
+        log.error("gateway POST %s refused the customer (%s): %s", path, status, redacted(str(body)))
         return Answer(Outcome.REJECTED, data=body)
     return _unavailable("POST", path, status, body)
 

@@ -107,7 +107,7 @@ def gateway_call_deliver(*, call_id: int) -> Delivery:
     # (a registration's country or payload; the first visit then tells the user why).
     final = {Outcome.OK: "", Outcome.CREATED: "", Outcome.EXISTS: "", Outcome.NOT_FOUND: "",
              Outcome.COUNTRY_RESTRICTED: "country restricted", Outcome.CURRENCY_RESTRICTED: "currency restricted",
-             Outcome.REJECTED: f"rejected: {answer.data}"[:500]}
+             Outcome.REJECTED: gateway.redacted(f"rejected: {answer.data}")}
     if answer.outcome in final:
         GatewayCall.objects.filter(pk=call_id).update(delivered_at=timezone.now(), leased_until=None,
                                                       last_error=final[answer.outcome])

@@ -231,3 +231,11 @@ def test_a_database_outage_on_the_page_is_a_503(trader, client):
         connection.close()
     assert response.status_code == 503
     assert "Temporarily unavailable" in response.content.decode()
+
+
+def test_upstream_bodies_are_logged_without_email_addresses(browser_client, simulator, caplog):
+    simulator.fault("session", 500, body={"error": "boom", "detail": "ann.lee+x@example.com is unknown"})
+    with caplog.at_level(logging.ERROR, logger="traderoom.gateway"):
+        browser_client.get("/traderoom/")
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "***@example.com" in logged and "ann.lee" not in logged
