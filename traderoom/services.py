@@ -1,5 +1,11 @@
-"""Opening a trading session for an end user, creating them at the gateway on first visit
-(../shared/contract/README.md, "User opens Traderoom for the first time")."""
+"""What the trading room and the operators ask of the gateway.
+
+- Opening a trading session for an end user, creating them at the gateway on first visit
+  (../shared/contract/README.md, "User opens Traderoom for the first time").
+- The outbox of calls owed to the gateway (blocks, pre-registrations, balance pushes): queued in
+  the caller's transaction, delivered after the commit by Celery, retried until they land.
+- The allowed-countries list.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +18,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from balances.models import Balance
-from customers.models import Customer
-from balances.models import Kind
+from balances.models import Balance, Kind
 from balances.selectors import balance_state
 from balances.services import Posted, ledger_adjust
+from customers.models import Customer
 from customers.services import BlockChanged, customer_block, customer_create
 from traderoom import gateway
 from traderoom.gateway import Answer, Outcome
@@ -60,6 +65,7 @@ def traderoom_session_open(*, customer: Customer, balance: Balance, visitor: Vis
         return created
     answer = gateway.session_create(customer.customer_id, session)
     if answer.outcome is Outcome.NOT_FOUND:
+        log.error("gateway: customer %s still unknown to the session call after its creation", customer.customer_id)
         return gateway.Answer(Outcome.UNAVAILABLE)
     return answer
 
