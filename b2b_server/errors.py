@@ -26,13 +26,15 @@ class InvalidRequest(DomainError):
     default_message = "The request body is not valid."
 
 
-class PayloadTooLarge(DomainError):
-    code, http_status = "payload_too_large", 413
+# Body problems of every kind are 400, the one status the contract documents for a bad request;
+# their codes tell them apart.
+class PayloadTooLarge(InvalidRequest):
+    code = "payload_too_large"
     default_message = "The request body is too large."
 
 
-class UnsupportedMediaType(DomainError):
-    code, http_status = "unsupported_media_type", 415
+class UnsupportedMediaType(InvalidRequest):
+    code = "unsupported_media_type"
     default_message = "The request body must be application/json."
 
 

@@ -136,7 +136,7 @@ class BalanceDebitApi(QuadcodeApi):
     ledger_kind = "debit"
 
     @extend_schema(operation_id="balance_debit", summary="Debit funds.", request=schema.DebitRequest,
-                   responses=schema.responses(201, schema.DebitResponse, 400, 401, 402, 403, 404, 409, 413, 415, 451))
+                   responses=schema.responses(201, schema.DebitResponse, 400, 401, 402, 403, 404, 409, 451))
     def post(self, request, customer_id: str, balance_id: str) -> JsonResponse:
         op = parse_operation(json_request_body(request), with_force=True)
         request.operation_request_id = op.request_id
@@ -149,7 +149,7 @@ class BalanceCreditApi(QuadcodeApi):
     ledger_kind = "credit"
 
     @extend_schema(operation_id="balance_credit", summary="Credit funds.", request=schema.CreditRequest,
-                   responses=schema.responses(201, schema.CreditResponse, 400, 401, 403, 404, 409, 413, 415, 451))
+                   responses=schema.responses(201, schema.CreditResponse, 400, 401, 403, 404, 409, 451))
     def post(self, request, customer_id: str, balance_id: str) -> JsonResponse:
         op = parse_operation(json_request_body(request), with_force=False)
         request.operation_request_id = op.request_id

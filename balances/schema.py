@@ -7,14 +7,13 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 _ERRORS = {
-    400: "Bad request: the body, amount or currency is not valid.",
+    400: "Bad request: the body (missing, not application/json, too large, not a JSON object), amount or "
+         "currency is not valid; `error` tells which.",
     401: "The bearer token is missing or not valid.",
     402: "Insufficient funds.",
     403: "Access to server is forbidden (IP not allowed).",
     404: "The customer or the balance is not found.",
     409: "The request_id was already used for a different operation.",
-    413: "The body is too large.",
-    415: "The body is not application/json.",
     451: "The customer is not allowed access.",
 }
 

@@ -28,6 +28,14 @@ def pytest_collection_modifyitems(config, items):
         pytest.exit("The tests run on PostgreSQL: set DATABASE_URL=postgres://... (see README).", returncode=2)
 
 
+def pytest_terminal_summary(terminalreporter):
+    from tests.fuzz import report
+
+    for suite, outcomes in sorted(report.RUNS.items()):
+        detail = ", ".join(f"{outcome}: {n}" for outcome, n in sorted(outcomes.items()))
+        terminalreporter.write_line(f"{suite}: {sum(outcomes.values())} cases ({detail})")
+
+
 @pytest.fixture(scope="session")
 def key_dir(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("keys")
