@@ -71,6 +71,8 @@ B2B_ALLOWED_COUNTRIES_MAX_AGE = int(os.environ.get("B2B_ALLOWED_COUNTRIES_MAX_AG
 # Rate limits of the trading-room page (django-ratelimit syntax).
 B2B_TRADEROOM_RATE_PER_USER = os.environ.get("B2B_TRADEROOM_RATE_PER_USER", "20/m")
 B2B_TRADEROOM_RATE_PER_IP = os.environ.get("B2B_TRADEROOM_RATE_PER_IP", "60/m")
+# Login attempts (POSTs), per client IP and per username.
+B2B_LOGIN_RATE = os.environ.get("B2B_LOGIN_RATE", "10/m")
 
 # --- Django --------------------------------------------------------------------------------
 DEBUG = _env_bool("DJANGO_DEBUG", False)

@@ -5,6 +5,6 @@ from traderoom import views
 
 urlpatterns = [
     path("traderoom/", views.traderoom, name="traderoom"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", views.login, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

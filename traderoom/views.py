@@ -6,6 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import translation
@@ -37,6 +38,10 @@ def _per_user(group, request) -> str:
 
 def _per_ip(group, request) -> str:
     return settings.B2B_TRADEROOM_RATE_PER_IP
+
+
+def _login_rate(group, request) -> str:
+    return settings.B2B_LOGIN_RATE
 
 
 def _visitor(request, customer) -> Visitor:
@@ -111,3 +116,15 @@ def traderoom(request):
     return _message(request, title=_("Trading unavailable"),
                     message=_("Trading is temporarily unavailable. Please try again in a few minutes."),
                     status=503, headers={"Retry-After": "30"})
+
+
+_login = auth_views.LoginView.as_view(redirect_authenticated_user=True)
+
+
+@ratelimit(key=_ip_key, rate=_login_rate, method="POST", block=False)
+@ratelimit(key="post:username", rate=_login_rate, method="POST", block=False)
+def login(request, *args, **kwargs):
+    """Django's login, with attempts limited per client IP and per username (password guessing)."""
+    if getattr(request, "limited", False):
+        return rate_limited(request)
+    return _login(request, *args, **kwargs)

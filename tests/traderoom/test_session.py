@@ -239,3 +239,20 @@ def test_upstream_bodies_are_logged_without_email_addresses(browser_client, simu
         browser_client.get("/traderoom/")
     logged = " ".join(record.getMessage() for record in caplog.records)
     assert "***@example.com" in logged and "ann.lee" not in logged
+
+
+def test_password_guessing_is_rate_limited_per_username(client, trader, settings):
+    settings.B2B_LOGIN_RATE = "3/m"
+    username = trader.user.username
+    statuses = [client.post("/accounts/login/", {"username": username, "password": f"guess-{i}"},
+                            REMOTE_ADDR=f"203.0.113.{i}").status_code for i in range(4)]
+    assert statuses == [200, 200, 200, 429]  # 200: the form again, with its error
+    # Even the right password waits now: the limit is on attempts, not on failures.
+    response = client.post("/accounts/login/", {"username": username, "password": "pw-ann-2026"},
+                           REMOTE_ADDR="203.0.113.9")
+    assert response.status_code == 429 and response["Retry-After"]
+
+
+def test_a_successful_login_goes_to_the_trading_room(client, trader):
+    response = client.post("/accounts/login/", {"username": trader.user.username, "password": "pw-ann-2026"})
+    assert response.status_code == 302 and response["Location"] == "/traderoom/"
