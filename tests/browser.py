@@ -18,3 +18,13 @@ needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(),
 def launch(playwright):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def log_in(page, base_url: str, username: str, password: str) -> None:
+    """Open the trading room as a visitor would: sent to the login form, then back."""
+    page.goto(f"{base_url}/traderoom/")
+    assert "/accounts/login/" in page.url
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base_url}/traderoom/")

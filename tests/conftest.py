@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -103,6 +104,19 @@ class GatewayClient:
 @pytest.fixture
 def gateway(mint) -> GatewayClient:
     return GatewayClient(mint)
+
+
+@contextmanager
+def database_down():
+    """Point the default connection at a port where nothing listens, as during an outage."""
+    real = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = "1"
+    try:
+        yield
+    finally:
+        connection.settings_dict["PORT"] = real
+        connection.close()
 
 
 def new_id(prefix: str) -> str:

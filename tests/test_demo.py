@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.browser import SCREENSHOTS, launch, needs_chromium
+from tests.browser import SCREENSHOTS, launch, log_in, needs_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,10 +59,7 @@ def test_a_person_logs_in_and_trades_in_the_demo(tmp_path):
             browser = launch(playwright)
             page = browser.new_page()
             page.set_default_timeout(15_000)
-            page.goto(f"http://127.0.0.1:{env['PORT']}/traderoom/")
-            page.get_by_label("Username").fill("demo")
-            page.get_by_label("Password").fill("demo-pass-2026")
-            page.get_by_role("button", name="Log in").click()
+            log_in(page, f"http://127.0.0.1:{env['PORT']}", "demo", "demo-pass-2026")
             room = page.frame_locator("iframe.room")
             amount = room.locator("#balance-amount")
             assert amount.inner_text() == "1008.50"  # after the scripted trade

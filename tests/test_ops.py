@@ -17,16 +17,10 @@ def test_healthz_is_ok_when_database_and_cache_answer(client, db):
 
 @pytest.mark.django_db(transaction=True)
 def test_healthz_is_503_when_the_database_is_down(client):
-    from django.db import connection
+    from tests.conftest import database_down
 
-    real = connection.settings_dict["PORT"]
-    connection.close()
-    connection.settings_dict["PORT"] = "1"
-    try:
+    with database_down():
         response = client.get("/healthz")
-    finally:
-        connection.settings_dict["PORT"] = real
-        connection.close()
     assert response.status_code == 503
     assert response.json()["database"] == "unavailable"
 

@@ -320,17 +320,10 @@ def test_options_is_405_not_a_metadata_page(gateway, balance):
 
 @pytest.mark.django_db(transaction=True)
 def test_an_unreachable_database_is_a_503_with_retry_after(gateway, balance):
-    from django.db import connection
+    from tests.conftest import database_down
 
-    ids_ = ids(balance)
-    real = connection.settings_dict["PORT"]
-    connection.close()
-    connection.settings_dict["PORT"] = "1"  # nothing listens there
-    try:
-        response = gateway.debit(*ids_, body())
-    finally:
-        connection.settings_dict["PORT"] = real
-        connection.close()
+    with database_down():
+        response = gateway.debit(*ids(balance), body())
     assert response.status_code == 503
     assert response["Retry-After"] == "1"
     assert response.json()["error"] == "service_unavailable"

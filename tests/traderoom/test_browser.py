@@ -11,7 +11,7 @@ import pytest
 from balances.models import Balance, LedgerEntry
 from balances.services import balance_open
 from customers.services import customer_create
-from tests.browser import SCREENSHOTS, launch, needs_chromium
+from tests.browser import SCREENSHOTS, launch, log_in, needs_chromium
 from tests.conftest import new_id
 
 pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
@@ -50,18 +50,9 @@ def user(db):
     return customer, username, password
 
 
-def log_in(page, live_server, username, password):
-    page.goto(f"{live_server.url}/traderoom/")
-    assert "/accounts/login/" in page.url
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/traderoom/")
-
-
 def test_log_in_open_the_trading_room_and_trade_an_option(page, live_server, user):
     customer, username, password = user
-    log_in(page, live_server, username, password)
+    log_in(page, live_server.url, username, password)
     room = page.frame_locator("iframe.room")
     amount = room.locator("#balance-amount")
     assert amount.inner_text() == "1000.00"
@@ -84,7 +75,7 @@ def test_log_in_open_the_trading_room_and_trade_an_option(page, live_server, use
 def test_a_restricted_country_sees_its_message(page, live_server, user, simulator):
     simulator.state(restricted_countries=["DE"])
     _, username, password = user
-    log_in(page, live_server, username, password)
+    log_in(page, live_server.url, username, password)
     heading = page.get_by_role("heading", level=1)
     assert heading.inner_text() == "Not available in your country"
     assert "Sorry. Your current country is not allowed access" in page.locator("main").inner_text()
@@ -94,7 +85,7 @@ def test_a_restricted_country_sees_its_message(page, live_server, user, simulato
 
 def test_a_blocked_account_sees_its_message(page, live_server, user, simulator):
     customer, username, password = user
-    log_in(page, live_server, username, password)  # creates the customer at the gateway
+    log_in(page, live_server.url, username, password)  # creates the customer at the gateway
     simulator.state(blocked=[customer.customer_id])
     page.reload()
     assert "Sorry. Your account is blocked" in page.locator("main").inner_text()

@@ -218,17 +218,11 @@ def test_a_missing_signing_key_is_a_503_not_a_crash(browser_client, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_database_outage_on_the_page_is_a_503(trader, client):
-    from django.db import connection
+    from tests.conftest import database_down
 
     client.force_login(trader.user)
-    real = connection.settings_dict["PORT"]
-    connection.close()
-    connection.settings_dict["PORT"] = "1"
-    try:
+    with database_down():
         response = client.get("/traderoom/")
-    finally:
-        connection.settings_dict["PORT"] = real
-        connection.close()
     assert response.status_code == 503
     assert "Temporarily unavailable" in response.content.decode()
 
