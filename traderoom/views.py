@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import urlsplit
 
@@ -12,7 +13,7 @@ from django.shortcuts import render
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django_ratelimit.decorators import ratelimit
+from django_ratelimit.core import is_ratelimited
 
 from b2b_server.clientip import client_ip
 from balances.errors import BalanceNotFound
@@ -21,6 +22,7 @@ from traderoom.gateway import Outcome
 from traderoom.services import Visitor, country_known_refused, traderoom_session_open
 
 _COUNTRY_RE = re.compile(r"[A-Z]{2}", re.ASCII)
+log = logging.getLogger(__name__)
 
 
 def _ip(request) -> str:
@@ -32,16 +34,21 @@ def _ip_key(group, request) -> str:
     return _ip(request)
 
 
-def _per_user(group, request) -> str:
-    return settings.B2B_TRADEROOM_RATE_PER_USER
+def _over_limit(request, group: str, limits: list[tuple[object, str]]) -> bool:
+    """Count this request against each (key, rate) in the shared cache (django-ratelimit).
 
-
-def _per_ip(group, request) -> str:
-    return settings.B2B_TRADEROOM_RATE_PER_IP
-
-
-def _login_rate(group, request) -> str:
-    return settings.B2B_LOGIN_RATE
+    If the cache itself is down, the limits fail open — logged, not enforced — so that an outage
+    of Redis never locks every user out of the trading room; the balance API does not use it.
+    """
+    limited = False
+    for key, rate in limits:
+        try:
+            limited |= is_ratelimited(request, group=f"{group}:{key if isinstance(key, str) else key.__name__}",
+                                      key=key, rate=rate, increment=True)
+        except Exception as exc:  # noqa: BLE001  (any cache failure: redis, network, timeout)
+            log.error("rate limiter unavailable, not limiting %s: %s", group, exc)
+            return False
+    return limited
 
 
 def _visitor(request, customer) -> Visitor:
@@ -76,10 +83,9 @@ def rate_limited(request, exception=None, retry_after: int = 60):
 
 @never_cache
 @login_required
-@ratelimit(key="user", rate=_per_user, block=False)
-@ratelimit(key=_ip_key, rate=_per_ip, block=False)
 def traderoom(request):
-    if getattr(request, "limited", False):
+    if _over_limit(request, "traderoom", [("user", settings.B2B_TRADEROOM_RATE_PER_USER),
+                                          (_ip_key, settings.B2B_TRADEROOM_RATE_PER_IP)]):
         return rate_limited(request)
     customer = getattr(request.user, "customer", None)
     request.customer_id = customer.customer_id if customer is not None else None  # for the request log
@@ -121,10 +127,9 @@ def traderoom(request):
 _login = auth_views.LoginView.as_view(redirect_authenticated_user=True)
 
 
-@ratelimit(key=_ip_key, rate=_login_rate, method="POST", block=False)
-@ratelimit(key="post:username", rate=_login_rate, method="POST", block=False)
 def login(request, *args, **kwargs):
     """Django's login, with attempts limited per client IP and per username (password guessing)."""
-    if getattr(request, "limited", False):
+    if request.method == "POST" and _over_limit(request, "login", [(_ip_key, settings.B2B_LOGIN_RATE),
+                                                                   ("post:username", settings.B2B_LOGIN_RATE)]):
         return rate_limited(request)
     return _login(request, *args, **kwargs)

@@ -16,7 +16,7 @@ def _redis_up() -> bool:
         return False
 
 
-pytestmark = pytest.mark.skipif(not _redis_up(), reason="no Redis at TEST_REDIS_URL (bin/test starts one)")
+needs_redis = pytest.mark.skipif(not _redis_up(), reason="no Redis at TEST_REDIS_URL (bin/test starts one)")
 
 
 @pytest.fixture
@@ -30,9 +30,22 @@ def redis_cache(settings):
     cache.clear()
 
 
+@needs_redis
 def test_limits_are_counted_in_redis(browser_client, settings, redis_cache):
-    settings.B2B_TRADEROOM_RATE_PER_USER = "2/m"
+    settings.B2B_TRADEROOM_RATE_PER_USER = "2/h"  # hour windows: a minute boundary mid-test would reset the count
     statuses = [browser_client.get("/traderoom/").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     counters = [key for key in redis_cache.keys("b2b-test*") if b"rl:" in key]
     assert counters and max(int(redis_cache.get(key)) for key in counters) == 3
+
+
+def test_with_redis_down_the_limits_fail_open_and_say_so(browser_client, settings, caplog, client, trader):
+    import logging
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0"}}
+    settings.B2B_TRADEROOM_RATE_PER_USER = "1/h"
+    with caplog.at_level(logging.ERROR, logger="traderoom.views"):
+        statuses = [browser_client.get("/traderoom/").status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    assert any("rate limiter unavailable" in r.getMessage() for r in caplog.records)
