@@ -32,7 +32,7 @@ def redis_cache(settings):
 
 @needs_redis
 def test_limits_are_counted_in_redis(browser_client, settings, redis_cache):
-    settings.B2B_TRADEROOM_RATE_PER_USER = "2/h"  # hour windows: a minute boundary mid-test would reset the count
+    settings.B2B_TRADEROOM_RATE_PER_USER = "2/d"  # day windows: a window boundary mid-test would reset the count
     statuses = [browser_client.get("/traderoom/").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     counters = [key for key in redis_cache.keys("b2b-test*") if b"rl:" in key]
@@ -44,7 +44,7 @@ def test_with_redis_down_the_limits_fail_open_and_say_so(browser_client, setting
 
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:1/0"}}
-    settings.B2B_TRADEROOM_RATE_PER_USER = "1/h"
+    settings.B2B_TRADEROOM_RATE_PER_USER = "1/d"
     with caplog.at_level(logging.ERROR, logger="traderoom.views"):
         statuses = [browser_client.get("/traderoom/").status_code for _ in range(3)]
     assert statuses == [200, 200, 200]

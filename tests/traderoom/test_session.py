@@ -187,12 +187,12 @@ def test_a_login_without_a_trading_account_gets_a_clear_403(client, django_user_
 
 
 def test_the_page_is_rate_limited_per_user(browser_client, settings):
-    settings.B2B_TRADEROOM_RATE_PER_USER = "2/h"  # hour windows: a minute boundary mid-test would reset the count
+    settings.B2B_TRADEROOM_RATE_PER_USER = "2/d"  # day windows: a window boundary mid-test would reset the count
     assert [browser_client.get("/traderoom/").status_code for _ in range(3)] == [200, 200, 429]
 
 
 def test_the_page_is_rate_limited_per_client_ip(browser_client, settings):
-    settings.B2B_TRADEROOM_RATE_PER_IP = "1/h"
+    settings.B2B_TRADEROOM_RATE_PER_IP = "1/d"
     first = browser_client.get("/traderoom/", REMOTE_ADDR="203.0.113.4")
     second = browser_client.get("/traderoom/", REMOTE_ADDR="203.0.113.4")
     other_ip = browser_client.get("/traderoom/", REMOTE_ADDR="203.0.113.5")
@@ -236,7 +236,7 @@ def test_upstream_bodies_are_logged_without_email_addresses(browser_client, simu
 
 
 def test_password_guessing_is_rate_limited_per_username(client, trader, settings):
-    settings.B2B_LOGIN_RATE = "3/h"
+    settings.B2B_LOGIN_RATE = "3/d"
     username = trader.user.username
     statuses = [client.post("/accounts/login/", {"username": username, "password": f"guess-{i}"},
                             REMOTE_ADDR=f"203.0.113.{i}").status_code for i in range(4)]
