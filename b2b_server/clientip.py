@@ -82,6 +82,13 @@ def client_ip(meta: dict) -> IPAddress | None:
     return hops[0]
 
 
+def client_ip_text(meta: dict) -> str:
+    """The client address as text, for logs and the gateway's `ip`: the resolved client, or the
+    direct peer when the forwarded chain cannot be trusted."""
+    address = client_ip(meta)
+    return str(address) if address is not None else meta.get("REMOTE_ADDR", "")
+
+
 def client_allowed(meta: dict) -> bool:
     """Rule 1 of the balance API: the caller's address is on B2B_ALLOWED_IPS."""
     address = client_ip(meta)

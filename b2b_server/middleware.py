@@ -16,7 +16,7 @@ from django.http import HttpResponse
 from django.middleware.locale import LocaleMiddleware
 
 from b2b_server import metrics
-from b2b_server.clientip import client_ip
+from b2b_server.clientip import client_ip_text
 from b2b_server.exceptions import API_PREFIXES
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ class RequestLogMiddleware:
         endpoint = match.url_name if match is not None and match.url_name else "unmatched"
         metrics.http_requests.labels(endpoint, request.method, str(response.status_code)).inc()
         metrics.http_latency.labels(endpoint).observe(duration)
-        address = client_ip(request.META)
         customer_id = match.kwargs.get("customer_id") if match is not None else None
         if request_log.isEnabledFor(logging.INFO):
             # Serialized here rather than by a logging formatter: this runs on every request,
@@ -48,7 +47,7 @@ class RequestLogMiddleware:
                 "status": response.status_code, "duration_ms": round(duration * 1000, 2),
                 "customer_id": customer_id or getattr(request, "customer_id", None),
                 "request_id": getattr(request, "operation_request_id", None),
-                "client_ip": str(address) if address is not None else request.META.get("REMOTE_ADDR"),
+                "client_ip": client_ip_text(request.META),
             }))
         return response
 

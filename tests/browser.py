@@ -28,3 +28,18 @@ def log_in(page, base_url: str, username: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{base_url}/traderoom/")
+
+
+def trade_one_option(page) -> list[str]:
+    """In the simulator's trading room: open a 10.00 option, then close it with a profit.
+    Returns the balance shown before, after opening and after closing."""
+    room = page.frame_locator("iframe.room")
+    amount = room.locator("#balance-amount")
+    seen = [amount.inner_text()]
+    room.get_by_role("button", name="Open option (10.00)").click()
+    room.get_by_text("Option opened: 10.00 USD debited.").wait_for()
+    seen.append(amount.inner_text())
+    room.get_by_role("button", name="Close option with profit").click()
+    room.get_by_text("18.50 USD credited").wait_for()
+    seen.append(amount.inner_text())
+    return seen

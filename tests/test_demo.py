@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.browser import SCREENSHOTS, launch, log_in, needs_chromium
+from tests.browser import SCREENSHOTS, launch, log_in, needs_chromium, trade_one_option
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,15 +60,8 @@ def test_a_person_logs_in_and_trades_in_the_demo(tmp_path):
             page = browser.new_page()
             page.set_default_timeout(15_000)
             log_in(page, f"http://127.0.0.1:{env['PORT']}", "demo", "demo-pass-2026")
-            room = page.frame_locator("iframe.room")
-            amount = room.locator("#balance-amount")
-            assert amount.inner_text() == "1008.50"  # after the scripted trade
-            room.get_by_role("button", name="Open option (10.00)").click()
-            room.get_by_text("Option opened").wait_for()
-            assert amount.inner_text() == "998.50"
-            room.get_by_role("button", name="Close option with profit").click()
-            room.get_by_text("18.50 USD credited").wait_for()
-            assert amount.inner_text() == "1017.00"
+            # 1008.50 after the scripted trade; then one more option, by hand
+            assert trade_one_option(page) == ["1008.50", "998.50", "1017.00"]
             page.screenshot(path=SCREENSHOTS / "demo-after-trade.png")
             browser.close()
 

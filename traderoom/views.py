@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django_ratelimit.core import is_ratelimited
 
-from b2b_server.clientip import client_ip
+from b2b_server.clientip import client_ip_text
 from balances.errors import BalanceNotFound
 from balances.selectors import customer_balance
 from traderoom.gateway import Outcome
@@ -25,13 +25,8 @@ _COUNTRY_RE = re.compile(r"[A-Z]{2}", re.ASCII)
 log = logging.getLogger(__name__)
 
 
-def _ip(request) -> str:
-    address = client_ip(request.META)
-    return str(address) if address is not None else request.META.get("REMOTE_ADDR", "")
-
-
 def _ip_key(group, request) -> str:
-    return _ip(request)
+    return client_ip_text(request.META)
 
 
 def _over_limit(request, group: str, limits: list[tuple[object, str]]) -> bool:
@@ -58,7 +53,7 @@ def _visitor(request, customer) -> Visitor:
         country = request.META.get(header, "").strip().upper()
     if not _COUNTRY_RE.fullmatch(country):
         country = customer.country_code
-    return Visitor(country_code=country, ip=_ip(request),
+    return Visitor(country_code=country, ip=client_ip_text(request.META),
                    locale=translation.to_locale(translation.get_language() or settings.LANGUAGE_CODE),
                    site_domain=settings.B2B_SITE_DOMAIN or request.get_host().rsplit(":", 1)[0])
 

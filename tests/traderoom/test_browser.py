@@ -11,7 +11,7 @@ import pytest
 from balances.models import Balance, LedgerEntry
 from balances.services import balance_open
 from customers.services import customer_create
-from tests.browser import SCREENSHOTS, launch, log_in, needs_chromium
+from tests.browser import SCREENSHOTS, launch, log_in, needs_chromium, trade_one_option
 from tests.conftest import new_id
 
 pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
@@ -53,17 +53,9 @@ def user(db):
 def test_log_in_open_the_trading_room_and_trade_an_option(page, live_server, user):
     customer, username, password = user
     log_in(page, live_server.url, username, password)
-    room = page.frame_locator("iframe.room")
-    amount = room.locator("#balance-amount")
-    assert amount.inner_text() == "1000.00"
+    page.frame_locator("iframe.room").locator("#balance-amount").wait_for()
     page.screenshot(path=SCREENSHOTS / "traderoom-balance.png")
-
-    room.get_by_role("button", name="Open option (10.00)").click()
-    room.get_by_text("Option opened: 10.00 USD debited.").wait_for()
-    assert amount.inner_text() == "990.00"
-    room.get_by_role("button", name="Close option with profit").click()
-    room.get_by_text("18.50 USD credited").wait_for()
-    assert amount.inner_text() == "1008.50"
+    assert trade_one_option(page) == ["1000.00", "990.00", "1008.50"]
     page.screenshot(path=SCREENSHOTS / "traderoom-after-trade.png")
 
     balance = Balance.objects.get(balance_id=f"{customer.customer_id}_USD")
