@@ -51,6 +51,18 @@ class Unauthenticated(DomainError):
         return {"WWW-Authenticate": 'Bearer realm="b2b", error="invalid_token"'}
 
 
+class RateLimited(DomainError):
+    code, http_status = "rate_limited", 429
+    default_message = "Too many requests; retry after the time in Retry-After."
+
+    def __init__(self, retry_after: int, message: str | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class ServiceUnavailable(DomainError):
     code, http_status = "service_unavailable", 503
     default_message = "The service is temporarily unavailable; retry shortly."

@@ -68,11 +68,15 @@ B2B_SITE_DOMAIN = os.environ.get("B2B_SITE_DOMAIN", "")
 QUADCODE_BALANCE_PUSH = _env_bool("QUADCODE_BALANCE_PUSH", False)
 # The stored allowed-countries list is trusted for this long (seconds) after its refresh.
 B2B_ALLOWED_COUNTRIES_MAX_AGE = int(os.environ.get("B2B_ALLOWED_COUNTRIES_MAX_AGE", str(24 * 3600)))
-# Rate limits of the trading-room page (django-ratelimit syntax).
-B2B_TRADEROOM_RATE_PER_USER = os.environ.get("B2B_TRADEROOM_RATE_PER_USER", "20/m")
-B2B_TRADEROOM_RATE_PER_IP = os.environ.get("B2B_TRADEROOM_RATE_PER_IP", "60/m")
+# Balance API calls per customer (all of Quadcode's calls for one customer_id, every web process
+# together). Generous: a busy trader causes a few calls a second; this catches a runaway loop.
+# Empty: no limit. Rates are written "<count>/<second|minute|hour|day>" here and below.
+B2B_API_RATE_PER_CUSTOMER = os.environ.get("B2B_API_RATE_PER_CUSTOMER", "1200/minute").strip()
+# Rates of the trading-room page (django-ratelimit).
+B2B_TRADEROOM_RATE_PER_USER = os.environ.get("B2B_TRADEROOM_RATE_PER_USER", "20/minute")
+B2B_TRADEROOM_RATE_PER_IP = os.environ.get("B2B_TRADEROOM_RATE_PER_IP", "60/minute")
 # Login attempts (POSTs), per client IP and per username.
-B2B_LOGIN_RATE = os.environ.get("B2B_LOGIN_RATE", "10/m")
+B2B_LOGIN_RATE = os.environ.get("B2B_LOGIN_RATE", "10/minute")
 
 # --- Django --------------------------------------------------------------------------------
 DEBUG = _env_bool("DJANGO_DEBUG", False)
@@ -135,8 +139,10 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # atomically (INCRBY), which is all it needs.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 if REDIS_URL:
+    # Bounded waits: a Redis that stops answering must not hold requests (the limits fail open).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                          "KEY_PREFIX": "b2b", "TIMEOUT": 300}}
+                          "KEY_PREFIX": "b2b", "TIMEOUT": 300,
+                          "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # One process only (the demo): limits are then per process.
@@ -168,7 +174,7 @@ _SECURE = B2B_ENVIRONMENT != "sandbox"
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _env_bool("DJANGO_SECURE_COOKIES", _SECURE)
 SECURE_SSL_REDIRECT = _env_bool("DJANGO_SECURE_SSL_REDIRECT", _SECURE)
 # Load balancers probe over plain HTTP inside the network.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/api)?$", r"^metrics$"]
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000" if _SECURE else "0"))
 # HSTS covers this host's own subdomains; "preload" only matters if the domain is submitted.
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", _SECURE)

@@ -1,7 +1,8 @@
 """The balance API Quadcode's servers call (../shared/contract/b2b-client-external-balance-openapi.yaml).
 
-Rules, checked in this order: IP allowlist (403), ES256 token (401), body (400), unknown
-customer or balance (404), blocked customer (451, not for credits), insufficient funds (402).
+Rules, checked in this order: IP allowlist (403), ES256 token (401), calls per customer (429),
+body (400), unknown customer or balance (404), blocked customer (451, not for credits),
+insufficient funds (402).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import MethodNotAllowed
@@ -17,16 +19,31 @@ from rest_framework.views import APIView
 
 from b2b_server import metrics
 from b2b_server.clientip import client_allowed
-from b2b_server.errors import ClientForbidden, InvalidRequest
+from b2b_server.errors import ClientForbidden, InvalidRequest, RateLimited
 from b2b_server.exceptions import error_parts
 from b2b_server.parsers import StrictJSONParser, json_request_body
+from b2b_server.ratelimit import shared_limit
 from balances import schema, services
 from balances.auth import verify_quadcode_token
 from balances.models import REQUEST_ID_MAX_LENGTH
 from balances.money import currency_exponent, format_amount, parse_amount
 from balances.selectors import balance_get
+from customers.ids import is_external_id
 
 COMMENT_MAX_LENGTH = 1000
+
+
+def _customer_over_limit(customer_id: str) -> None:
+    """429 once Quadcode's calls for one customer pass B2B_API_RATE_PER_CUSTOMER, counted across
+    all web processes. Checked after the token, so that nobody else can use up a customer's budget."""
+    rate = settings.B2B_API_RATE_PER_CUSTOMER
+    if not rate:
+        return
+    # An id that cannot exist is answered 404 later; such ids share one counter, not one each.
+    key = customer_id if is_external_id(customer_id) else "-"
+    retry_after = shared_limit(rate, settings.REDIS_URL, "api-customer").retry_after(key)
+    if retry_after is not None:
+        raise RateLimited(retry_after, f"Too many calls for this customer; retry in {retry_after} s.")
 
 
 class QuadcodeApi(APIView):
@@ -50,6 +67,7 @@ class QuadcodeApi(APIView):
             if not client_allowed(request.META):
                 raise ClientForbidden()
             verify_quadcode_token(request.META.get("HTTP_AUTHORIZATION"))
+            _customer_over_limit(kwargs.get("customer_id", ""))
             method = request.method.lower()
             handler = getattr(self, method, None) if method in self.http_method_names else None
             if handler is None:

@@ -10,8 +10,11 @@ class BalancesConfig(AppConfig):
         from django.conf import settings
 
         from b2b_server.clientip import networks
+        from b2b_server.ratelimit import rate_parse
         from balances.auth import _public_keys
 
         networks("B2B_ALLOWED_IPS")
         networks("B2B_TRUSTED_PROXIES")
         _public_keys(tuple(settings.QUADCODE_PUBLIC_KEY_FILES))
+        if settings.B2B_API_RATE_PER_CUSTOMER:
+            rate_parse(settings.B2B_API_RATE_PER_CUSTOMER, setting="B2B_API_RATE_PER_CUSTOMER")

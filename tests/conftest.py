@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import jwt
 import pytest
+import redis
 from django.db import connection
 from django.test import Client
 
@@ -20,6 +22,17 @@ from balances.models import Balance
 from customers.services import customer_create
 
 API_IP = "127.0.0.1"
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_up(url: str = TEST_REDIS_URL) -> bool:
+    try:
+        return redis.Redis.from_url(url, socket_timeout=1).ping()
+    except redis.RedisError:
+        return False
+
+
+needs_redis = pytest.mark.skipif(not redis_up(), reason="no Redis at TEST_REDIS_URL (bin/test starts one)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -35,6 +48,8 @@ def pytest_terminal_summary(terminalreporter):
     for suite, outcomes in sorted(report.RUNS.items()):
         detail = ", ".join(f"{outcome}: {n}" for outcome, n in sorted(outcomes.items()))
         terminalreporter.write_line(f"{suite}: {sum(outcomes.values())} cases ({detail})")
+    for line in report.LINES:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

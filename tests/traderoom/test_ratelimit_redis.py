@@ -1,22 +1,10 @@
 """Rate-limit counters live in the shared cache: with REDIS_URL, in Redis, so that every web
 process counts against the same limit."""
 
-import os
-
 import pytest
 import redis
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def _redis_up() -> bool:
-    try:
-        return redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping()
-    except redis.RedisError:
-        return False
-
-
-needs_redis = pytest.mark.skipif(not _redis_up(), reason="no Redis at TEST_REDIS_URL (bin/test starts one)")
+from tests.conftest import TEST_REDIS_URL as REDIS_URL, needs_redis
 
 
 @pytest.fixture
