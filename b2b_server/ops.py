@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
@@ -16,8 +15,7 @@ from b2b_server.clientip import client_ip, in_networks, networks
 log = logging.getLogger(__name__)
 
 
-def healthz(request) -> JsonResponse:
-    """200 when the database and the cache answer, else 503 naming what does not."""
+def _checks() -> dict[str, str]:
     checks = {}
     try:
         with connection.cursor() as cursor:
@@ -33,8 +31,25 @@ def healthz(request) -> JsonResponse:
     except Exception as exc:
         log.error("healthz: cache: %s", exc)
         checks["cache"] = "unavailable"
-    healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+    return checks
+
+
+def _answer(checks: dict[str, str], required: tuple[str, ...]) -> JsonResponse:
+    healthy = all(checks[name] == "ok" for name in required)
+    status = "ok" if all(value == "ok" for value in checks.values()) else "degraded" if healthy else "unavailable"
+    return JsonResponse({"status": status, **checks}, status=200 if healthy else 503)
+
+
+def healthz(request) -> JsonResponse:
+    """200 when the database and the cache answer, else 503 naming what does not."""
+    return _answer(_checks(), required=("database", "cache"))
+
+
+def healthz_api(request) -> JsonResponse:
+    """For the balance API's load balancer: 200 while the database answers. The API keeps
+    moving money without the cache (its rate limit fails open), so a cache outage must not take
+    it out of rotation; the answer still names the cache ("degraded")."""
+    return _answer(_checks(), required=("database",))
 
 
 def prometheus(request) -> HttpResponse:

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
+    path("healthz/api", ops.healthz_api, name="healthz-api"),
     path("metrics", ops.prometheus, name="metrics"),
     path("", include("balances.urls")),
     path("", include("traderoom.urls")),

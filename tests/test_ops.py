@@ -25,14 +25,37 @@ def test_healthz_is_503_when_the_database_is_down(client):
     assert response.json()["database"] == "unavailable"
 
 
-def test_healthz_is_503_when_the_cache_is_down(client, db, settings):
+@pytest.fixture
+def cache_down(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:1/0"}}
+    yield
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+
+
+def test_healthz_is_503_when_the_cache_is_down(client, db, cache_down):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "database": "ok", "cache": "unavailable"}
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    cache.clear()
+
+
+def test_healthz_api_stays_200_degraded_when_only_the_cache_is_down(client, db, cache_down):
+    # The balance API keeps moving money without Redis (its limiter keeps counting in each
+    # process): its load balancer must keep routing to it, while the body still names the cache.
+    response = client.get("/healthz/api")
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "database": "ok", "cache": "unavailable"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_api_is_503_when_the_database_is_down(client):
+    from tests.conftest import database_down
+
+    with database_down():
+        response = client.get("/healthz/api")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
 
 
 def test_metrics_count_requests_and_ledger_outcomes(client, gateway, make_balance):
