@@ -1,16 +1,18 @@
 """Faults mid-transaction: nothing lost, nothing applied twice.
 
-Serves the app with bin/serve on PostgreSQL and drives concurrent debits and credits from a
-retrying caller (timeouts, random duplicate request_ids), while it
+Serves the app with bin/serve on a PostgreSQL cluster and a Redis of its own (created here and
+removed afterwards, so that the machine's own servers are never touched) and drives concurrent
+debits and credits from a retrying caller (timeouts, random duplicate request_ids), while it
   - kills granian worker processes with SIGKILL at random moments (granian respawns them),
   - restarts PostgreSQL once in the middle,
-  - stops Redis for a while (the balance API does not use it),
+  - stops Redis (the rate limit's shared counts) until the end of the load,
   - gives the caller a short timeout, so that some answers never arrive and are retried.
 Afterwards it retries every request that never got a definite answer, then checks: ledger_verify
 passes; every request_id that received a 201 is applied exactly once with the same answer; every
 other is applied at most once and its retry gets the stored answer; no balance is negative.
 
-Usage: bench/faults [--seconds 60] [--threads 8]   (root: it restarts the local PostgreSQL)
+Usage: bench/faults [--seconds 60] [--threads 8]   (root: it creates a PostgreSQL cluster with
+pg_createcluster on port 5440 and a Redis on port 6391)
 """
 
 from __future__ import annotations
@@ -30,13 +32,47 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: E402  (the benchmark's database preparation)
+from common import PYTHON, ROOT, prepare, server_env, sh, wait_ready
+from common import stop as server_stop
 
-ROOT = bench.ROOT
-PYTHON = bench.PYTHON
 DB = "b2b_faults"
 BALANCES = 200
+PG_CLUSTER, PG_PORT = "b2bfaults", "5440"
+REDIS_PORT = "6391"
+PG_VERSION = sorted(os.listdir("/etc/postgresql"), key=lambda v: [int(p) for p in v.split(".")])[-1] \
+    if os.path.isdir("/etc/postgresql") else ""
+
+
+def pg_cluster(action: str) -> None:
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", PG_VERSION, PG_CLUSTER, action], check=True,
+                   capture_output=True)
+
+
+def own_postgresql() -> None:
+    """A throw-away cluster: restarting it mid-run disturbs nothing else on the machine."""
+    subprocess.run(["pg_dropcluster", "--stop", PG_VERSION, PG_CLUSTER], capture_output=True)
+    subprocess.run(["pg_createcluster", "--quiet", "-p", PG_PORT, "--start-conf=manual", PG_VERSION, PG_CLUSTER,
+                    "--", "--auth=trust"], check=True, capture_output=True)
+    pg_cluster("start")
+    os.environ["PGPORT"] = PG_PORT  # for psql, createdb, dropdb and common.server_env
+
+
+def redis_start() -> None:
+    subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", REDIS_PORT,
+                    "--save", "", "--appendonly", "no"], check=True, capture_output=True)
+    for _ in range(50):
+        if subprocess.run(["redis-cli", "-p", REDIS_PORT, "ping"], capture_output=True).returncode == 0:
+            return
+        time.sleep(0.1)
+
+
+def redis_stop() -> None:
+    subprocess.run(["redis-cli", "-p", REDIS_PORT, "shutdown", "nosave"], capture_output=True)
+
+
+def teardown() -> None:
+    redis_stop()
+    subprocess.run(["pg_dropcluster", "--stop", PG_VERSION, PG_CLUSTER], capture_output=True)
 
 
 def psql(sql: str) -> str:
@@ -58,21 +94,24 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
+    if os.geteuid() != 0 or not PG_VERSION:
+        print("faults: needs root and Debian's PostgreSQL (pg_createcluster)", file=sys.stderr)
+        return 2
+    own_postgresql()
+    redis_start()
+    try:
+        return run(args)
+    finally:
+        teardown()
+
+
+def run(args) -> int:
     rng = random.Random(7)
     work = Path(tempfile.mkdtemp(prefix="b2b-faults-"))
-    port = 8766
-    env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}", "B2B_ENVIRONMENT": "sandbox",
-           "QUADCODE_PUBLIC_KEY_FILES": str(work / "quadcode-sandbox-public.pem"), "B2B_ALLOWED_IPS": "127.0.0.1",
-           "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "GRANIAN_PORT": str(port), "GRANIAN_WORKERS": "2",
-           "REQUEST_LOG_LEVEL": "WARNING", "REDIS_URL": "redis://127.0.0.1:6379/12"}
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB], check=True)
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
-    bench.sh(PYTHON, "manage.py", "sandbox_keys", str(work), env={**env, "QUADCODE_PUBLIC_KEY_FILES": ""})
-    bench.sh(PYTHON, "manage.py", "migrate", "-v0", env=env)
-    bench.DB, bench.BALANCES = DB, BALANCES
-    bench.populate(env)
-    token = bench.sh(PYTHON, "manage.py", "sandbox_token", "--private-key", str(work / "quadcode-sandbox-private.pem"),
-                     "--lifetime", "600", env=env).strip()
+    port = 8767
+    env = server_env(DB, work, port, GRANIAN_WORKERS="2", REQUEST_LOG_LEVEL="WARNING",
+                     REDIS_URL=f"redis://127.0.0.1:{REDIS_PORT}/0")
+    token = prepare(DB, work, env, balances=BALANCES)
     log = open(work / "server.log", "w")
 
     def serve():
@@ -80,7 +119,7 @@ def main() -> int:
         # granian gives up after a burst of worker deaths (its crash-loop guard).
         process = subprocess.Popen([str(ROOT / "bin" / "serve")], cwd=ROOT, env=env, start_new_session=True,
                                    stdout=log, stderr=subprocess.STDOUT)
-        bench.wait_ready(f"http://127.0.0.1:{port}/v1/customers/c1/balances/b1_USD")
+        wait_ready(f"http://127.0.0.1:{port}/v1/customers/c1/balances/b1_USD")
         return process
 
     server = serve()
@@ -151,12 +190,11 @@ def main() -> int:
                 counts["workers killed"] += 1
             elapsed = time.monotonic() - started
             if not restarted and elapsed > args.seconds / 2:
-                version = sorted(os.listdir("/etc/postgresql"))[-1]
-                subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True)
+                pg_cluster("restart")
                 restarted = True
                 counts["postgresql restarts"] += 1
             if not redis_stopped and elapsed > args.seconds / 3:
-                subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], capture_output=True)
+                redis_stop()
                 redis_stopped = True
                 counts["redis stops"] += 1
     finally:
@@ -164,8 +202,7 @@ def main() -> int:
         for thread in threads:
             thread.join()
         if redis_stopped:
-            subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
-                            "--save", "", "--appendonly", "no"], capture_output=True)
+            redis_start()
 
     # Every request without a definite answer is sent once more, now that everything is up.
     if server.poll() is not None:
@@ -187,8 +224,8 @@ def main() -> int:
             if (again.status_code, again.content) != definite[0]:
                 counts["replay mismatches"] += 1
 
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=30)
+    if server_stop(server):
+        counts["server stops forced with SIGKILL"] += 1
     applied = dict(tuple(line.split("|")) for line in psql(
         "SELECT o.request_id, count(e.id) FROM balances_operation o LEFT JOIN balances_ledgerentry e "
         "ON e.operation_id = o.id WHERE o.request_id LIKE 'f-%' GROUP BY o.request_id").split())
@@ -201,11 +238,11 @@ def main() -> int:
     counts["different 201 bodies for one request_id"] = sum(
         1 for rid in got_201 if len({body for status, body in answers[rid] if status == 201}) > 1)
     negative = int(psql("SELECT count(*) FROM balances_balance WHERE amount < 0").strip())
-    verify = bench.sh(PYTHON, "manage.py", "ledger_verify", env=env, check=False).strip()
+    verify = sh(PYTHON, "manage.py", "ledger_verify", env=env, check=False).strip()
     subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB])
 
     for name in ("requests", "duplicates sent", "workers killed", "server restarts by the supervisor",
-                 "postgresql restarts", "redis stops", "retries",
+                 "postgresql restarts", "redis stops", "server stops forced with SIGKILL", "retries",
                  "no answer", "final retries", "applied", "replayed (201 seen more than once)", "replay checks",
                  "replay mismatches", "different 201 bodies for one request_id", "lost", "doubled"):
         print(f"faults: {name:42s} {counts[name]}")

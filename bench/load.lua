@@ -5,6 +5,7 @@ local scenario = os.getenv("BENCH_SCENARIO") or "spread"
 local balances = tonumber(os.getenv("BENCH_BALANCES") or "10000")
 local token = os.getenv("BENCH_TOKEN")
 local run = os.getenv("BENCH_RUN") or tostring(os.time())
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
 local threads = {}
 local counter = 0
 
@@ -37,4 +38,11 @@ function request()
   end
   local body = string.format('{"request_id":"%s","amount":"1.25","currency_code":"USD","comment":"bench"}', rid)
   return wrk.format("POST", string.format("/v1/customers/c%d/balances/b%d_USD/%s", b, b, op), headers, body)
+end
+
+if delay_ms > 0 then
+  -- a steady pace instead of a saturating one (the soak run): each connection pauses between calls
+  function delay()
+    return delay_ms
+  end
 end

@@ -1,4 +1,5 @@
-"""Counts what the fuzz suites tried, printed at the end of the run (tests/conftest.py)."""
+"""Counts what the fuzz suites tried, and the fault run's figures, printed at the end of the run
+(tests/conftest.py)."""
 
 from collections import Counter, defaultdict
 
@@ -7,3 +8,6 @@ RUNS: dict[str, Counter] = defaultdict(Counter)
 
 def count(suite: str, outcome) -> None:
     RUNS[suite][str(outcome)] += 1
+
+
+LINES: list[str] = []  # printed as they are, after the counts

@@ -1,0 +1,144 @@
+"""What the benchmark and the soak run share: a database of 10,000 funded balances, keys and a
+token, the production server (bin/serve) and wrk's figures."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+BALANCES = 10_000
+
+
+def sh(*cmd, env=None, check=True) -> str:
+    result = subprocess.run(cmd, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if check and result.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{result.stdout}")
+    return result.stdout
+
+
+def pg_port() -> str:
+    return os.environ.get("PGPORT", "5432")  # psql, createdb and dropdb read PGPORT too
+
+
+def server_env(db: str, work: Path, port: int, **overrides: str) -> dict:
+    """The environment of bin/serve as production would set it (sandbox keys, Redis)."""
+    return {**os.environ,
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{pg_port()}/{db}",
+            "B2B_ENVIRONMENT": "sandbox",
+            "QUADCODE_PUBLIC_KEY_FILES": str(work / "quadcode-sandbox-public.pem"),
+            "B2B_ALLOWED_IPS": "127.0.0.1",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "GRANIAN_PORT": str(port),
+            "PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus"),
+            "REDIS_URL": "redis://127.0.0.1:6379/11",
+            **overrides}
+
+
+def prepare(db: str, work: Path, env: dict, balances: int = BALANCES) -> str:
+    """A fresh database of `balances` funded balances (c1/b1_USD …), sandbox keys in `work`; returns
+    a token valid for ten minutes."""
+    sh("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", db)
+    sh("createdb", "-h", "127.0.0.1", "-U", "postgres", db)
+    sh(PYTHON, "manage.py", "sandbox_keys", str(work), env={**env, "QUADCODE_PUBLIC_KEY_FILES": ""})
+    sh(PYTHON, "manage.py", "migrate", "-v0", env=env)
+    populate(db, balances)
+    return mint_token(work, env)
+
+
+def mint_token(work: Path, env: dict) -> str:
+    return sh(PYTHON, "manage.py", "sandbox_token", "--private-key", str(work / "quadcode-sandbox-private.pem"),
+              "--lifetime", "600", env=env).strip()
+
+
+def populate(db: str, balances: int = BALANCES) -> None:
+    """`balances` customers with one USD balance each, funded by an opening deposit entry."""
+    sql = f"""
+    INSERT INTO customers_customer (customer_id, email, country_code, first_name, middle_name, last_name,
+        phone_number, account_timezone, is_blocked, created_at, updated_at)
+    SELECT 'c' || g, 'c' || g || '@example.com', 'DE', '', '', '', '', '', false, now(), now()
+    FROM generate_series(1, {balances}) g;
+    INSERT INTO balances_balance (balance_id, customer_id, currency, type, amount, created_at)
+    SELECT 'b' || c.customer_id_num || '_USD', c.id, 'USD', 'real', 1000000000, now()
+    FROM (SELECT id, substr(customer_id, 2)::int AS customer_id_num FROM customers_customer) c;
+    INSERT INTO balances_operation (request_id, kind, balance_id, amount, force, created_at)
+    SELECT 'open:' || balance_id, 'deposit', id, 1000000000, false, now() FROM balances_balance;
+    INSERT INTO balances_ledgerentry (operation_id, balance_id, kind, amount, realized_amount, balance_after,
+        comment, created_at)
+    SELECT id, balance_id, 'deposit', amount, amount, amount, 'opening amount', now() FROM balances_operation;
+    ANALYZE;
+    """
+    sh("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-c", sql)
+
+
+def serve(env: dict, log_path: Path) -> subprocess.Popen:
+    """bin/serve in its own process group (stop it with os.killpg), ready to answer."""
+    port = int(env["GRANIAN_PORT"])
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:  # else we would measure whatever answers there
+            raise SystemExit(f"port {port} is taken (a server left over from an earlier run?)")
+    log = open(log_path, "a")
+    server = subprocess.Popen([str(ROOT / "bin" / "serve")], cwd=ROOT, env=env, start_new_session=True,
+                              stdout=log, stderr=subprocess.STDOUT)
+    wait_ready(f"http://127.0.0.1:{env['GRANIAN_PORT']}/v1/customers/c1/balances/b1_USD")
+    return server
+
+
+def stop(server: subprocess.Popen) -> bool:
+    """SIGTERM to bin/serve's process group, SIGKILL if it has not exited after 30 s (as a
+    supervisor does). True when it had to be killed."""
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    try:
+        server.wait(timeout=30)
+        return False
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+        return True
+
+
+def wait_ready(url: str, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # answering (401/403/404 is an answer)
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"server did not answer at {url}")
+
+
+def wrk(url: str, seconds: float, connections: int, env: dict) -> dict:
+    output = sh("wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", "bench/load.lua", url,
+                env=env)
+    return parse_wrk(output)
+
+
+def parse_wrk(output: str) -> dict:
+    def latency(label):
+        match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        value, unit = float(match.group(1)), match.group(2)
+        return value * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
+        "p50": latency("50"), "p99": latency("99"),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": errors.group(1) if errors else "none",
+    }
