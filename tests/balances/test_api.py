@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from balances.models import Balance, LedgerEntry
+from balances.models import LedgerEntry
 from customers.services import customer_block
-from tests.conftest import body, ledger_snapshot, new_id
+from tests.conftest import body, ledger_snapshot
 
 ERROR_KEYS = {"error", "message"}
 

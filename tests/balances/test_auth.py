@@ -7,7 +7,6 @@ import time
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import ledger_snapshot, body
 
