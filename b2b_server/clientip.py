@@ -59,8 +59,19 @@ def in_networks(address: IPAddress, nets: Iterable[IPNetwork]) -> bool:
     return any(address.version == net.version and address in net for net in nets)
 
 
+_RESOLVED = "b2b.client_ip"  # a request's answer, kept in its environ: the allowlist and the log both ask
+
+
 def client_ip(meta: dict) -> IPAddress | None:
     """The client address of a request (its WSGI environ), or None when it cannot be trusted."""
+    try:
+        return meta[_RESOLVED]
+    except KeyError:
+        address = meta[_RESOLVED] = _client_ip(meta)
+        return address
+
+
+def _client_ip(meta: dict) -> IPAddress | None:
     peer = parse_ip(meta.get("REMOTE_ADDR") or "")
     if peer is None:
         return None
