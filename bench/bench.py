@@ -7,6 +7,10 @@ with wrk (fresh request_ids, valid ES256 tokens): mixed debit/credit over 10,000
 and prints every figure with its ratio to the ceiling. Figures from one run only: the machines
 are noisy, ratios are what carries over.
 
+The server runs as in production, with Redis and the per-customer limit counting every call (its
+rate raised so that "hot" is not refused). BENCH_API_RATE= (empty) turns the limit off, to
+measure what it costs.
+
 Usage: bench/run [--seconds 20] [--connections 16]
 """
 
