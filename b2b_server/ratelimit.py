@@ -128,7 +128,10 @@ class SharedLimit:
 
     def _run(self) -> None:
         while not self._stop.wait(OUTAGE_PAUSE_SECONDS if self._outage else FLUSH_SECONDS):
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # a flusher that died would leave every process counting alone, silently
+                log.exception("rate limiter %s: flush failed", self.name)
 
     def flush(self) -> None:
         """Send this process's new counts, read back the totals (one script call)."""
