@@ -16,8 +16,8 @@ http_latency = Histogram("b2b_http_request_duration_seconds", "Time to answer, b
 ledger_operations = Counter("b2b_ledger_operations", "Debits and credits by outcome "
                             "(applied, replayed, or the error code).", ["kind", "outcome"])
 rate_limited = Counter("b2b_rate_limited", "Requests refused by a rate limit (429).", ["limit"])
-rate_limiter_outages = Counter("b2b_rate_limiter_outages", "Times a rate limiter found its cache unreachable "
-                               "and stopped limiting for a pause (fail open).", ["limit"])
+rate_limiter_outages = Counter("b2b_rate_limiter_outages", "Times a rate limiter found Redis unreachable "
+                               "(its process then counts on its own until Redis answers).", ["limit"])
 gateway_calls = Counter("b2b_gateway_calls", "Calls to Quadcode's gateway by outcome.", ["call", "outcome"])
 gateway_latency = Histogram("b2b_gateway_call_duration_seconds", "Gateway call time.", ["call"],
                             buckets=LATENCY_BUCKETS)

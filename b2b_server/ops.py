@@ -47,7 +47,7 @@ def healthz(request) -> JsonResponse:
 
 def healthz_api(request) -> JsonResponse:
     """For the balance API's load balancer: 200 while the database answers. The API keeps
-    moving money without the cache (its rate limit fails open), so a cache outage must not take
+    moving money without the cache (its rate limit counts in each process), so a cache outage must not take
     it out of rotation; the answer still names the cache ("degraded")."""
     return _answer(_checks(), required=("database",))
 

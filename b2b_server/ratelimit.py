@@ -167,7 +167,6 @@ class SharedLimit:
             self._outage = False
             log.warning("rate limiter %s: Redis answers again, the limit is shared again", self.name)
 
-
     def _learn(self, key: str, total: int) -> None:
         self._known[key] = total
         if total >= self._near_from:
@@ -185,7 +184,9 @@ def shared_limit(rate: str, redis_url: str, name: str) -> SharedLimit:
     limit = _limits.get(key)
     if limit is None:
         with _limits_lock:
-            limit = _limits.setdefault(key, SharedLimit(rate, redis_url=redis_url, name=name))
+            limit = _limits.get(key)
+            if limit is None:
+                limit = _limits[key] = SharedLimit(rate, redis_url=redis_url, name=name)
     return limit
 
 

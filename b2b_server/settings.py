@@ -139,7 +139,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # atomically (INCRBY), which is all it needs.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 if REDIS_URL:
-    # Bounded waits: a Redis that stops answering must not hold requests (the limits fail open).
+    # Bounded waits: a Redis that stops answering must not hold requests (the page limits fail open).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                           "KEY_PREFIX": "b2b", "TIMEOUT": 300,
                           "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}}}

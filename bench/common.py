@@ -108,6 +108,21 @@ def stop(server: subprocess.Popen) -> bool:
         return True
 
 
+def workers_of(pid: int) -> list[int]:
+    """Every process under `pid` (bin/serve execs granian: its workers are its children)."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return sorted(set(found))
+
+
 def wait_ready(url: str, timeout: float = 30) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:

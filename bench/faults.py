@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from common import PYTHON, ROOT, prepare, server_env, sh, wait_ready
+from common import PYTHON, ROOT, prepare, server_env, sh, wait_ready, workers_of
 from common import stop as server_stop
 
 DB = "b2b_faults"
@@ -78,15 +78,6 @@ def teardown() -> None:
 def psql(sql: str) -> str:
     return subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", DB, "-tA", "-c", sql], check=True,
                           capture_output=True, text=True).stdout
-
-
-def workers_of(server_pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(server_pid)], capture_output=True, text=True).stdout.split()
-    pids = [int(p) for p in out]
-    for pid in list(pids):  # bin/serve execs granian; its workers are children of that process
-        pids += [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
-                                                text=True).stdout.split()]
-    return pids
 
 
 def main() -> int:

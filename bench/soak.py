@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import PYTHON, mint_token, prepare, serve, server_env, sh, stop, wrk
+from common import PYTHON, mint_token, prepare, serve, server_env, sh, stop, workers_of, wrk
 
 DB = "b2b_soak"
 PORT = 8766
@@ -29,20 +29,6 @@ MAX_RSS_GROWTH_MB = 16
 MAX_RSS_GROWTH_RATIO = 1.10
 MAX_LATENCY_RATIO = 1.5
 MIN_THROUGHPUT_RATIO = 0.85
-
-
-def descendants(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        for task in Path(f"/proc/{parent}/task").glob("*"):
-            try:
-                children = [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            found += children
-            todo += children
-    return sorted(set(found))
 
 
 def rss_mb(pid: int) -> float | None:
@@ -83,7 +69,7 @@ def main() -> int:
     server = serve(env, work / "server.log")
     rows = []
     try:
-        workers = descendants(server.pid)
+        workers = workers_of(server.pid)
         print(f"soak: bin/serve pid {server.pid}, worker processes {workers}; {slices} slices of {args.slice} s, "
               f"wrk -c{args.connections}, {args.delay_ms} ms between calls per connection", flush=True)
         token_born = time.time()
@@ -93,7 +79,7 @@ def main() -> int:
             load_env = {**env, "BENCH_SCENARIO": "spread", "BENCH_TOKEN": token, "BENCH_RUN": f"soak{int(time.time())}",
                         "BENCH_DELAY_MS": str(args.delay_ms)}
             r = wrk(f"http://127.0.0.1:{PORT}", args.slice, args.connections, load_env)
-            now_workers = descendants(server.pid)
+            now_workers = workers_of(server.pid)
             r["rss"] = [rss_mb(pid) for pid in now_workers]
             r["respawned"] = now_workers != workers
             rows.append(r)
