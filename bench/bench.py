@@ -3,7 +3,7 @@
 Serves the app with its production server (bin/serve: granian) on PostgreSQL, drives Quadcode-style traffic
 with wrk (fresh request_ids, valid ES256 tokens): mixed debit/credit over 10,000 balances
 ("spread"), the same on one hot balance ("hot"), and replays of already-applied requests
-("replay"). Then, with the server stopped, it runs ../shared/bench/pg_limit.sh in the same run
+("replay"). Then, with the server stopped, it runs bench/pg_limit.sh in the same run
 and prints every figure with its ratio to the ceiling. Figures from one run only: the machines
 are noisy, ratios are what carries over.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from common import BALANCES, PYTHON, ROOT, prepare, serve, server_env, sh, stop, wrk
 
-PG_LIMIT = ROOT.parent / "shared" / "bench" / "pg_limit.sh"
+PG_LIMIT = ROOT / "bench" / "pg_limit.sh"
 DB = "b2b_bench"
 
 

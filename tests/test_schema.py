@@ -1,5 +1,5 @@
 """Our generated OpenAPI schema covers the contract: every path, method, required field and
-documented status code of ../shared/contract/b2b-client-external-balance-openapi.yaml."""
+documented status code of contract/balance-api.yaml and of its margin draft."""
 
 from pathlib import Path
 
@@ -7,9 +7,10 @@ import pytest
 import yaml
 from django.test import Client
 
-CONTRACT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "contract"
-CONTRACTS = [CONTRACT_DIR / "b2b-client-external-balance-openapi.yaml",
-             CONTRACT_DIR / "margin-draft" / "b2b-client-external-balance-openapi.yaml"]
+from contract.openapi import resolve
+
+CONTRACT_DIR = Path(__file__).resolve().parents[1] / "contract"
+CONTRACTS = [CONTRACT_DIR / "balance-api.yaml", CONTRACT_DIR / "margin-draft" / "balance-api.yaml"]
 
 
 @pytest.fixture(scope="module")
@@ -17,15 +18,6 @@ def ours():
     response = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     return yaml.safe_load(response.content)
-
-
-def resolve(spec: dict, node: dict) -> dict:
-    while isinstance(node, dict) and "$ref" in node:
-        target = spec
-        for part in node["$ref"].lstrip("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
 
 
 def body_schema(spec, operation, kind):

@@ -1,6 +1,6 @@
-"""Schemathesis against a running server, from the contract file itself
-(../shared/contract/b2b-client-external-balance-openapi.yaml), with valid tokens and real
-balances: no server error, every response conforming to the contract, the ledger verifying."""
+"""Schemathesis against a running server, from our contract file (contract/balance-api.yaml),
+with valid tokens and real balances: no server error, every response conforming to the
+contract, the ledger verifying."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from balances.services import balance_open
 from customers.services import customer_create
 from tests.fuzz import report
 
-CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "contract" / "b2b-client-external-balance-openapi.yaml"
+CONTRACT = Path(__file__).resolve().parents[2] / "contract" / "balance-api.yaml"
 schema = schemathesis.openapi.from_path(CONTRACT)
 
 pytestmark = pytest.mark.django_db(transaction=True)
