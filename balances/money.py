@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 
 from iso4217 import Currency
 
@@ -26,7 +26,7 @@ _AMOUNT_MAX_LENGTH = 64
 _CURRENCY_RE = re.compile(r"[A-Z]{3}", re.ASCII)
 
 
-@lru_cache(maxsize=None)
+@cache
 def currency_exponent(code: str) -> int:
     """ISO 4217 minor units of an active currency ("USD" -> 2, "JPY" -> 0).
 

@@ -31,7 +31,6 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-
 from common import PYTHON, ROOT, prepare, server_env, sh, wait_ready, workers_of
 from common import stop as server_stop
 

@@ -50,7 +50,7 @@ def slope_per_hour(values: list[float], seconds_apart: float) -> float:
     xs = [i * seconds_apart / 3600 for i in range(len(values))]
     mx, my = mean(xs), mean(values)
     spread = sum((x - mx) ** 2 for x in xs)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, values)) / spread if spread else 0.0
+    return sum((x - mx) * (y - my) for x, y in zip(xs, values, strict=True)) / spread if spread else 0.0
 
 
 def main() -> int:

@@ -10,7 +10,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
-    parser.add_argument("--b2b-public-key", type=Path, required=True, help="the broker's public key (verifies its calls)")
+    parser.add_argument("--b2b-public-key", type=Path, required=True,
+                        help="the broker's public key (verifies its calls)")
     parser.add_argument("--quadcode-private-key", type=Path, required=True,
                         help="signs the trading room's calls to the balance API")
     parser.add_argument("--balance-api-url", default="http://127.0.0.1:8000")

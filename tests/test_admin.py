@@ -52,7 +52,8 @@ def test_ledger_entries_export_as_csv(admin_client, make_balance):
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0][:5] == ["id", "created_at", "balance_id", "currency", "kind"]
-    assert [(row[2], row[3], row[4], row[6]) for row in rows[1:]] == [(second.balance_id, "EUR", "deposit", "7.50000000")]
+    exported = [(row[2], row[3], row[4], row[6]) for row in rows[1:]]
+    assert exported == [(second.balance_id, "EUR", "deposit", "7.50000000")]
     assert all(first.balance_id not in row for row in rows)  # the filter applied
 
 
@@ -111,7 +112,7 @@ def test_only_staff_with_the_adjust_permission_may_adjust(client, db, make_balan
 
 
 def test_the_balance_page_links_to_all_its_entries(admin_client, make_balance):
-    first, second = make_balance("42.00"), make_balance("7.00")
+    first, _second = make_balance("42.00"), make_balance("7.00")
     page = admin_client.get(f"/admin/balances/balance/{first.pk}/change/", HTTP_HOST="localhost").content.decode()
     link = f"/admin/balances/ledgerentry/?balance__balance_id={first.balance_id}"
     assert link in page

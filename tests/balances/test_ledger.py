@@ -44,7 +44,7 @@ def test_the_orm_cannot_edit_or_delete_an_entry_either(balance):
 
 @pytest.mark.parametrize("field,value", [("amount", "0"), ("realized_amount", "-1"), ("balance_after", "-1")])
 def test_entry_check_constraints(balance, field, value):
-    values = dict(kind="credit", amount=Decimal("1"), realized_amount=Decimal("1"), balance_after=Decimal("1"))
+    values = {"kind": "credit", "amount": Decimal("1"), "realized_amount": Decimal("1"), "balance_after": Decimal("1")}
     values[field] = Decimal(value)
     operation = Operation.objects.create(request_id=f"chk-{field}", kind="credit", balance=balance, amount=Decimal("1"))
     with pytest.raises(IntegrityError), transaction.atomic():

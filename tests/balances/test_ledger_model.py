@@ -8,8 +8,16 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from hypothesis import settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from b2b_server.errors import DomainError
 from balances import services
@@ -35,8 +43,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.answers: dict[str, tuple] = {}  # request_id -> (kind, amount, force, outcome)
 
     def _call(self, kind, request_id, amount, force=False):
-        ids = dict(customer_id=self.customer_id, balance_id=self.balance_id, request_id=request_id,
-                   amount=amount, currency="USD", comment="model")
+        ids = {"customer_id": self.customer_id, "balance_id": self.balance_id, "request_id": request_id,
+                   "amount": amount, "currency": "USD", "comment": "model"}
         try:
             if kind == "debit":
                 posted = services.ledger_debit(force=force, **ids)

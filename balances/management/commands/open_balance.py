@@ -1,6 +1,5 @@
 from decimal import Decimal
 
-
 from b2b_server.commands import DomainCommand
 from balances.models import BalanceType
 from balances.money import format_amount, parse_amount

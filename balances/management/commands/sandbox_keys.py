@@ -15,7 +15,8 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="overwrite existing files")
 
     def handle(self, *args, **o):
-        private, public = o["directory"] / "quadcode-sandbox-private.pem", o["directory"] / "quadcode-sandbox-public.pem"
+        private = o["directory"] / "quadcode-sandbox-private.pem"
+        public = o["directory"] / "quadcode-sandbox-public.pem"
         if private.exists() and not o["force"]:
             raise CommandError(f"{private} exists; use --force to replace it")
         write_es256_keypair(private, public)

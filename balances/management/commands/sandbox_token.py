@@ -18,7 +18,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o):
         if settings.B2B_ENVIRONMENT != "sandbox":
-            raise CommandError(f"sandbox_token only works when B2B_ENVIRONMENT=sandbox (it is {settings.B2B_ENVIRONMENT})")
+            raise CommandError(f"sandbox_token only works when B2B_ENVIRONMENT=sandbox "
+                               f"(it is {settings.B2B_ENVIRONMENT})")
         if not 0 < o["lifetime"] <= settings.B2B_JWT_MAX_LIFETIME:
             raise CommandError(f"--lifetime must be 1..{settings.B2B_JWT_MAX_LIFETIME}")
         try:
