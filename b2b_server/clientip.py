@@ -9,8 +9,8 @@ IPv4. Anything malformed yields no address, and no address is never allowed.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -101,6 +101,6 @@ def client_ip_text(meta: dict) -> str:
 
 
 def client_allowed(meta: dict) -> bool:
-    """Rule 1 of the balance API: the caller's address is on B2B_ALLOWED_IPS."""
+    """The balance API's "IP allowlist" rule: the caller's address is on B2B_ALLOWED_IPS."""
     address = client_ip(meta)
     return address is not None and in_networks(address, networks("B2B_ALLOWED_IPS"))

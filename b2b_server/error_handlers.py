@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from b2b_server.errors import DomainError, ServiceUnavailable
+from b2b_server.db import transient_failure
+from b2b_server.errors import DomainError, LockTimeout, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,11 @@ def error_body(code: str, message: str) -> dict:
 
 def error_parts(exc: Exception, view=None) -> tuple[int, dict, dict]:
     """(status, body, headers) for any exception raised while answering an API request."""
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        # The database is unreachable or restarting: nothing was applied; the caller may retry.
-        log.error("database unavailable: %s", exc)
-        exc = ServiceUnavailable()
+    failure = transient_failure(exc)
+    if failure is not None:
+        # Nothing was applied (the statement or its transaction rolled back); the caller may retry.
+        log.error("%s: %s", failure, exc)
+        exc = LockTimeout() if failure == "lock timeout" else ServiceUnavailable()
     if isinstance(exc, DomainError):
         return exc.http_status, error_body(exc.code, exc.message), exc.headers()
     if isinstance(exc, Http404):

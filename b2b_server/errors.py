@@ -1,7 +1,7 @@
 """The one root of every error a client may see.
 
 Each app's `errors.py` subclasses `DomainError` with a stable `code` and an `http_status`;
-`b2b_server.exceptions.api_exception_handler` turns any of them into
+`b2b_server.error_handlers.api_exception_handler` turns any of them into
 `{"error": code, "message": text}` with that status. Views never build error responses.
 """
 
@@ -69,3 +69,9 @@ class ServiceUnavailable(DomainError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "1"}
+
+
+class LockTimeout(ServiceUnavailable):
+    # A row stayed locked past DATABASE_LOCK_TIMEOUT (a very busy balance): nothing was applied.
+    code = "lock_timeout"
+    default_message = "The balance is busy; nothing was applied, retry shortly."

@@ -11,13 +11,13 @@ from csp.middleware import CSPMiddleware
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.middleware.locale import LocaleMiddleware
 
 from b2b_server import metrics
 from b2b_server.clientip import client_ip_text
-from b2b_server.exceptions import API_PREFIXES
+from b2b_server.db import transient_failure
+from b2b_server.error_handlers import API_PREFIXES
 
 log = logging.getLogger(__name__)
 request_log = logging.getLogger("b2b.request")
@@ -84,6 +84,7 @@ class PageMessageMiddleware(PagesOnlyMixin, MessageMiddleware):
 class PageCSPMiddleware(PagesOnlyMixin, CSPMiddleware):
     pass
 
+
 # Static on purpose: rendering a template would touch the session and the user, that is, the
 # database that just failed.
 _PAGE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -100,7 +101,8 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, (OperationalError, InterfaceError)) and not request.path.startswith(API_PREFIXES):
-            log.error("database unavailable on %s: %s", request.path, exception)
+        failure = transient_failure(exception)
+        if failure is not None and not request.path.startswith(API_PREFIXES):
+            log.error("%s on %s: %s", failure, request.path, exception)
             return HttpResponse(_PAGE, status=503, headers={"Retry-After": "30"})
         return None

@@ -25,15 +25,13 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
-from dataclasses import dataclass
 
 import redis
-from django.core.exceptions import ImproperlyConfigured
 
 from b2b_server import metrics
+from b2b_server.env import rate_parse
 
 log = logging.getLogger(__name__)
 
@@ -54,25 +52,6 @@ for i, key in ipairs(KEYS) do
 end
 return totals
 """
-
-_PERIODS = {"s": 1, "second": 1, "m": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
-_RATE_RE = re.compile(r"(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day|s|m|h|d)", re.ASCII)
-
-
-@dataclass(frozen=True)
-class Rate:
-    amount: int
-    period: int  # seconds
-
-
-def rate_parse(rate: str, *, setting: str) -> Rate:
-    """`"1200/minute"`, `"20/second"`, `"50000/day"` (or django-ratelimit's `"20/m"`, `"100/5m"`);
-    a wrong value stops the server at start, naming the variable."""
-    match = _RATE_RE.fullmatch(rate.strip())
-    if not match or int(match.group(1)) < 1:
-        raise ImproperlyConfigured(f"{setting}={rate!r} is not a rate like '1200/minute'.")
-    return Rate(amount=int(match.group(1)), period=int(match.group(2) or 1) * _PERIODS[match.group(3)])
-
 
 class SharedLimit:
     def __init__(self, rate: str, *, redis_url: str, name: str, background: bool = True):
@@ -157,7 +136,7 @@ class SharedLimit:
                 metrics.rate_limiter_outages.labels(self.name).inc()
                 log.error("rate limiter %s: Redis unavailable, each process now counts on its own: %s", self.name, exc)
             return
-        totals = dict(zip(keys, replies))
+        totals = dict(zip(keys, replies, strict=True))
         with self._lock:
             if window == self._window:
                 for key, total in totals.items():

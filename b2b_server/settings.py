@@ -7,85 +7,73 @@ server at start with a message naming the variable.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from b2b_server.env import env_bool, env_float, env_int, env_list, env_networks, env_rate, env_str
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def _env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-def _env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or not value.strip():
-        return default
-    if value.strip().lower() in {"1", "true", "yes", "on"}:
-        return True
-    if value.strip().lower() in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
 
 
 # --- the Quadcode contract -------------------------------------------------------------------
 B2B_ENVIRONMENTS = ("production", "integration", "sandbox")
 # `aud` of every token. Unset means sandbox: production tokens are then refused, loudly.
-B2B_ENVIRONMENT = os.environ.get("B2B_ENVIRONMENT", "sandbox").strip()
+B2B_ENVIRONMENT = env_str("B2B_ENVIRONMENT", "sandbox")
 if B2B_ENVIRONMENT not in B2B_ENVIRONMENTS:
-    raise ImproperlyConfigured(f"B2B_ENVIRONMENT must be one of {', '.join(B2B_ENVIRONMENTS)}, not {B2B_ENVIRONMENT!r}.")
-QUADCODE_JWT_ISSUER = os.environ.get("QUADCODE_JWT_ISSUER", "qc")
+    raise ImproperlyConfigured(f"B2B_ENVIRONMENT must be one of {', '.join(B2B_ENVIRONMENTS)}, "
+                               f"not {B2B_ENVIRONMENT!r}.")
+QUADCODE_JWT_ISSUER = env_str("QUADCODE_JWT_ISSUER", "qc")
 # PEM files of Quadcode's ES256 public keys; any of them verifies (rotation).
-QUADCODE_PUBLIC_KEY_FILES = _env_list("QUADCODE_PUBLIC_KEY_FILES")
+QUADCODE_PUBLIC_KEY_FILES = env_list("QUADCODE_PUBLIC_KEY_FILES")
 # Who may call the balance API (IPs and CIDRs), and which direct peers are our own proxies.
-B2B_ALLOWED_IPS = _env_list("B2B_ALLOWED_IPS")
-B2B_TRUSTED_PROXIES = _env_list("B2B_TRUSTED_PROXIES")
+B2B_ALLOWED_IPS = env_networks("B2B_ALLOWED_IPS")
+B2B_TRUSTED_PROXIES = env_networks("B2B_TRUSTED_PROXIES")
 # Bounds of the token checks the contract implies ("within 10 minutes").
 B2B_JWT_MAX_LIFETIME = 600
 B2B_JWT_LEEWAY = 30
 # Who may read /metrics.
-B2B_METRICS_ALLOWED_IPS = _env_list("B2B_METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+B2B_METRICS_ALLOWED_IPS = env_networks("B2B_METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 # Largest request body the balance API reads.
 B2B_MAX_BODY_BYTES = 8 * 1024
 
-# --- the gateway we call (traderoom) ----------------------------------------------------------
-QUADCODE_API_URL = os.environ.get("QUADCODE_API_URL", "").rstrip("/")
+# --- the gateway we call (quadcode) -----------------------------------------------------------
+QUADCODE_API_URL = env_str("QUADCODE_API_URL").rstrip("/")
 # Our ES256 key for calls to the gateway, and the issuer Quadcode gave us.
-B2B_PRIVATE_KEY_FILE = os.environ.get("B2B_PRIVATE_KEY_FILE", "")
-B2B_JWT_ISSUER = os.environ.get("B2B_JWT_ISSUER", "")
+B2B_PRIVATE_KEY_FILE = env_str("B2B_PRIVATE_KEY_FILE")
+B2B_JWT_ISSUER = env_str("B2B_JWT_ISSUER")
 B2B_TOKEN_LIFETIME = 300
-QUADCODE_CONNECT_TIMEOUT = float(os.environ.get("QUADCODE_CONNECT_TIMEOUT", "3"))
-QUADCODE_TIMEOUT = float(os.environ.get("QUADCODE_TIMEOUT", "10"))
+QUADCODE_CONNECT_TIMEOUT = env_float("QUADCODE_CONNECT_TIMEOUT", 3.0, positive=True)
+QUADCODE_TIMEOUT = env_float("QUADCODE_TIMEOUT", 10.0, positive=True)
 # A request header set by a geolocating CDN (e.g. CF-IPCountry); else the profile's country.
-B2B_COUNTRY_HEADER = os.environ.get("B2B_COUNTRY_HEADER", "")
+B2B_COUNTRY_HEADER = env_str("B2B_COUNTRY_HEADER")
 # The site/mirror domain sent with sessions; else the request's host.
-B2B_SITE_DOMAIN = os.environ.get("B2B_SITE_DOMAIN", "")
+B2B_SITE_DOMAIN = env_str("B2B_SITE_DOMAIN")
 # Push a balance's state to the gateway after every admin adjustment (margin draft; off by default).
-QUADCODE_BALANCE_PUSH = _env_bool("QUADCODE_BALANCE_PUSH", False)
+QUADCODE_BALANCE_PUSH = env_bool("QUADCODE_BALANCE_PUSH", False)
 # The stored allowed-countries list is trusted for this long (seconds) after its refresh.
-B2B_ALLOWED_COUNTRIES_MAX_AGE = int(os.environ.get("B2B_ALLOWED_COUNTRIES_MAX_AGE", str(24 * 3600)))
+B2B_ALLOWED_COUNTRIES_MAX_AGE = env_int("B2B_ALLOWED_COUNTRIES_MAX_AGE", 24 * 3600)
 # Balance API calls per customer (all of Quadcode's calls for one customer_id, every web process
 # together). Generous: a busy trader causes a few calls a second; this catches a runaway loop.
-# Empty: no limit. Rates are written "<count>/<second|minute|hour|day>" here and below.
-B2B_API_RATE_PER_CUSTOMER = os.environ.get("B2B_API_RATE_PER_CUSTOMER", "1200/minute").strip()
+# Empty: no limit. Rates are written "<count>/<second|minute|hour|day>" here and below (or "10/m",
+# "100/5m"); a bad one stops the server at start.
+B2B_API_RATE_PER_CUSTOMER = env_rate("B2B_API_RATE_PER_CUSTOMER", "1200/minute", allow_empty=True)
 # Rates of the trading-room page (django-ratelimit).
-B2B_TRADEROOM_RATE_PER_USER = os.environ.get("B2B_TRADEROOM_RATE_PER_USER", "20/minute")
-B2B_TRADEROOM_RATE_PER_IP = os.environ.get("B2B_TRADEROOM_RATE_PER_IP", "60/minute")
+B2B_TRADEROOM_RATE_PER_USER = env_rate("B2B_TRADEROOM_RATE_PER_USER", "20/minute")
+B2B_TRADEROOM_RATE_PER_IP = env_rate("B2B_TRADEROOM_RATE_PER_IP", "60/minute")
 # Login attempts (POSTs), per client IP and per username.
-B2B_LOGIN_RATE = os.environ.get("B2B_LOGIN_RATE", "10/minute")
+B2B_LOGIN_RATE = env_rate("B2B_LOGIN_RATE", "10/minute")
 
 # --- Django --------------------------------------------------------------------------------
-DEBUG = _env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
     if B2B_ENVIRONMENT != "sandbox":
         raise ImproperlyConfigured(f"DJANGO_SECRET_KEY must be set when B2B_ENVIRONMENT is {B2B_ENVIRONMENT}.")
     SECRET_KEY = "sandbox-only-insecure-key-set-DJANGO_SECRET_KEY-for-real-use"
-ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -99,9 +87,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    # Ours, lowest first (an app imports only the apps above it in this list).
     "customers",
     "balances",
+    "quadcode",
     "traderoom",
+    "backoffice",
 ]
 
 MIDDLEWARE = [
@@ -134,7 +125,7 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # Rate limits must be counted in one place for all web processes: Redis when REDIS_URL is set.
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = env_str("REDIS_URL")
 # django-ratelimit only vouches for its own list of backends; Django's RedisCache increments
 # atomically (INCRBY), which is all it needs.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
@@ -149,7 +140,7 @@ else:
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
 
 # --- Celery: jobs that keep the gateway in step ---------------------------------------------
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 # Without a broker, tasks run in-process when they are queued (after the commit).
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another
@@ -158,30 +149,30 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
-    "allowed-countries": {"task": "traderoom.tasks.allowed_countries_refresh", "schedule": 3600.0},
+    "allowed-countries": {"task": "quadcode.tasks.allowed_countries_refresh", "schedule": 3600.0},
     "ledger-verify-nightly": {"task": "balances.tasks.ledger_verify_nightly",
                               "schedule": crontab(hour=3, minute=15)},
     # The outbox is the truth: anything queued but not delivered (a lost message, a broker
     # restart) is picked up again.
-    "redeliver-gateway-calls": {"task": "traderoom.tasks.gateway_calls_redeliver", "schedule": 60.0},
+    "redeliver-gateway-calls": {"task": "quadcode.tasks.gateway_calls_redeliver", "schedule": 60.0},
 }
 # Backoff of gateway calls that failed: base * 2**attempt seconds, capped.
-B2B_GATEWAY_RETRY_BASE = float(os.environ.get("B2B_GATEWAY_RETRY_BASE", "5"))
-B2B_GATEWAY_RETRY_MAX = float(os.environ.get("B2B_GATEWAY_RETRY_MAX", "600"))
+B2B_GATEWAY_RETRY_BASE = env_float("B2B_GATEWAY_RETRY_BASE", 5.0, positive=True)
+B2B_GATEWAY_RETRY_MAX = env_float("B2B_GATEWAY_RETRY_MAX", 600.0, positive=True)
 
 # --- HTTPS outside the sandbox (`manage.py check --deploy` is clean with these defaults) ----------
 _SECURE = B2B_ENVIRONMENT != "sandbox"
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _env_bool("DJANGO_SECURE_COOKIES", _SECURE)
-SECURE_SSL_REDIRECT = _env_bool("DJANGO_SECURE_SSL_REDIRECT", _SECURE)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", _SECURE)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", _SECURE)
 # Load balancers probe over plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz(/api)?$", r"^metrics$"]
-SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000" if _SECURE else "0"))
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000 if _SECURE else 0)
 # HSTS covers this host's own subdomains; "preload" only matters if the domain is submitted.
-SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", _SECURE)
-SECURE_HSTS_PRELOAD = _env_bool("DJANGO_HSTS_PRELOAD", _SECURE)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", _SECURE)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", _SECURE)
 # Behind a TLS-terminating proxy: the header it sets, e.g. HTTP_X_FORWARDED_PROTO (value "https").
-if os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER"):
-    SECURE_PROXY_SSL_HEADER = (os.environ["DJANGO_SECURE_PROXY_SSL_HEADER"], "https")
+if env_str("DJANGO_SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (env_str("DJANGO_SECURE_PROXY_SSL_HEADER"), "https")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
@@ -209,20 +200,36 @@ TEMPLATES = [
 
 # PostgreSQL in production and tests; with DATABASE_URL unset, an embedded SQLite file for the
 # demo only (SQLite keeps decimals as floating point: never hold real money in it).
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'demo.sqlite3'}",
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "600")),
-        # No per-request "SELECT 1": a connection broken by a database restart fails one request
-        # with 503 (nothing applied, retry) and is replaced; the hot path saves a round trip.
-        conn_health_checks=_env_bool("DATABASE_HEALTH_CHECKS", False),
-    )
-}
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'demo.sqlite3'}",
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600),
+            # No per-request "SELECT 1": a connection broken by a database restart fails one request
+            # with 503 (nothing applied, retry) and is replaced; the hot path saves a round trip.
+            conn_health_checks=env_bool("DATABASE_HEALTH_CHECKS", False),
+        )
+    }
+except ValueError as exc:  # dj_database_url.ParseError and friends
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+# Bounded waits (seconds; 0 turns one off): no statement waits forever for a lock, and no web
+# request runs a statement forever. A lock timeout answers 503 `lock_timeout` (nothing applied,
+# retry); batch commands that legitimately read the whole ledger lift the statement limit for
+# their own session (b2b_server.db.unbounded_statements).
+DATABASE_LOCK_TIMEOUT = env_float("DATABASE_LOCK_TIMEOUT", 5.0)
+DATABASE_STATEMENT_TIMEOUT = env_float("DATABASE_STATEMENT_TIMEOUT", 30.0)
+DATABASE_IDLE_IN_TRANSACTION_TIMEOUT = env_float("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", 60.0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
     # Django turns prepared statements off by default; the ledger's one statement per debit or
     # credit asks for preparation explicitly (Django's own queries never prepare). Behind a
     # transaction-mode pooler this needs PgBouncer >= 1.21 with max_prepared_statements.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
+    _options.setdefault("prepare_threshold", 5)
+    _timeouts = {"lock_timeout": DATABASE_LOCK_TIMEOUT, "statement_timeout": DATABASE_STATEMENT_TIMEOUT,
+                 "idle_in_transaction_session_timeout": DATABASE_IDLE_IN_TRANSACTION_TIMEOUT}
+    # Sent once per connection, in the start-up packet: no round trip per request.
+    _options["options"] = " ".join([_options.get("options", ""), *(
+        f"-c {name}={int(seconds * 1000)}" for name, seconds in _timeouts.items())]).strip()
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # BEGIN IMMEDIATE: writers queue for the database lock instead of failing mid-transaction.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
@@ -255,7 +262,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [],
-    "EXCEPTION_HANDLER": "b2b_server.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "b2b_server.error_handlers.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
@@ -282,16 +289,16 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
         "requests": {"class": "logging.StreamHandler", "formatter": "json_line"},
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # Unexpected errors are answered with a JSON 500 by our handler; their traces go to the log.
     "loggers": {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         # One JSON line per request (b2b_server.middleware.RequestLogMiddleware).
-        "b2b.request": {"handlers": ["requests"], "level": os.environ.get("REQUEST_LOG_LEVEL", "INFO"),
+        "b2b.request": {"handlers": ["requests"], "level": env_str("REQUEST_LOG_LEVEL", "INFO"),
                         "propagate": False},
         # Scanners probing with foreign Host headers get a JSON 400; a traceback each is only noise.
         "django.security.DisallowedHost": {"handlers": [], "propagate": False},
-        # One line per gateway call is ours to write (traderoom.gateway), with what matters.
+        # One line per gateway call is ours to write (quadcode.gateway), with what matters.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
     },

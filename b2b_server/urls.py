@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from b2b_server import ops
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from b2b_server import ops
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
@@ -15,7 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = "b2b_server.exceptions.bad_request"
-handler403 = "b2b_server.exceptions.permission_denied"
-handler404 = "b2b_server.exceptions.page_not_found"
-handler500 = "b2b_server.exceptions.server_error"
+handler400 = "b2b_server.error_handlers.bad_request"
+handler403 = "b2b_server.error_handlers.permission_denied"
+handler404 = "b2b_server.error_handlers.page_not_found"
+handler500 = "b2b_server.error_handlers.server_error"

@@ -1,8 +1,8 @@
-"""The balance API Quadcode's servers call (../shared/contract/b2b-client-external-balance-openapi.yaml).
+"""The balance API Quadcode's servers call (contract/balance-api.yaml and its margin draft).
 
-Rules, checked in this order: IP allowlist (403), ES256 token (401), calls per customer (429),
-body (400), unknown customer or balance (404), blocked customer (451, not for credits),
-insufficient funds (402).
+Its rules, by name, checked in this order (the README and the tests use the same names):
+"IP allowlist" (403), "token" (401), "per-customer limit" (429), "body" (400), "lookup" (404),
+"blocked" (451; not for credits) and "funds" (402).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from rest_framework.views import APIView
 
 from b2b_server import metrics
 from b2b_server.clientip import client_allowed
+from b2b_server.error_handlers import error_parts
 from b2b_server.errors import ClientForbidden, InvalidRequest, RateLimited
-from b2b_server.exceptions import error_parts
 from b2b_server.parsers import StrictJSONParser, json_request_body
 from b2b_server.ratelimit import shared_limit
 from balances import schema, services
@@ -34,8 +34,9 @@ COMMENT_MAX_LENGTH = 1000
 
 
 def _customer_over_limit(customer_id: str) -> None:
-    """429 once Quadcode's calls for one customer pass B2B_API_RATE_PER_CUSTOMER, counted across
-    all web processes. Checked after the token, so that nobody else can use up a customer's budget."""
+    """The "per-customer limit" rule: 429 once Quadcode's calls for one customer pass
+    B2B_API_RATE_PER_CUSTOMER, counted across all web processes. Checked after the token, so that
+    nobody else can use up a customer's budget."""
     rate = settings.B2B_API_RATE_PER_CUSTOMER
     if not rate:
         return
@@ -47,13 +48,14 @@ def _customer_over_limit(customer_id: str) -> None:
 
 
 class QuadcodeApi(APIView):
-    """Base of the endpoints Quadcode calls: the caller's IP first (403), then its token (401).
+    """Base of the endpoints Quadcode calls: the "IP allowlist" rule first (403), then "token" (401)
+    and the "per-customer limit" (429); each endpoint then applies the rest.
 
     These views are DRF views for their documentation (drf-spectacular reads the declarations
     below) but answer through a lean `dispatch`: a machine-to-machine JSON API needs none of
     DRF's request wrapper, content negotiation, authentication classes or renderers, and they
     cost about a sixth of each request's CPU on the hot path. Errors still go through the one
-    mapping in b2b_server.exceptions.
+    mapping in b2b_server.error_handlers.
     """
 
     parser_classes = [StrictJSONParser]
@@ -105,7 +107,7 @@ def _string(data: dict, name: str, max_length: int, *, allow_empty: bool = False
 
 
 def parse_operation(data: dict, *, with_force: bool) -> OperationRequest:
-    """Rule 3: the body of a debit or credit. Unknown fields are ignored (the contract grows)."""
+    """The "body" rule for a debit or credit. Unknown fields are ignored (the contract grows)."""
     request_id = _string(data, "request_id", REQUEST_ID_MAX_LENGTH)
     if not request_id.isprintable():
         raise InvalidRequest("request_id must not contain control characters.")

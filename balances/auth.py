@@ -1,6 +1,7 @@
-"""Rule 2 of the balance API: an ES256 JWT signed by Quadcode.
+"""The "token" rule of the balance API: an ES256 JWT signed by Quadcode.
 
-The contract (../shared/contract/README.md, "Server to server requests authorization"): ES256,
+The contract's README ("Server to server requests authorization"; contract/README.md says
+why it is not a machine-readable file): ES256,
 `iss` = `qc` for Quadcode's tokens, `aud` = the environment, `iat`, and `exp` within 10 minutes
 of issue. Every failure, malformed tokens of every kind included, is a 401.
 """
@@ -28,14 +29,15 @@ def load_es256_public_key(path: str) -> ec.EllipticCurvePublicKey:
         with open(path, "rb") as handle:
             key = load_pem_public_key(handle.read())
     except (OSError, ValueError) as exc:
-        raise ImproperlyConfigured(f"QUADCODE_PUBLIC_KEY_FILES: cannot read a PEM public key from {path}: {exc}") from None
+        raise ImproperlyConfigured(f"QUADCODE_PUBLIC_KEY_FILES: cannot read a PEM public key from {path}: "
+                                   f"{exc}") from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         raise ImproperlyConfigured(f"QUADCODE_PUBLIC_KEY_FILES: {path} is not a P-256 (ES256) public key.")
     return key
 
 
 @lru_cache(maxsize=8)
-def _public_keys(paths: tuple[str, ...]) -> tuple[ec.EllipticCurvePublicKey, ...]:
+def quadcode_public_keys(paths: tuple[str, ...]) -> tuple[ec.EllipticCurvePublicKey, ...]:
     return tuple(load_es256_public_key(path) for path in paths)
 
 
@@ -72,7 +74,7 @@ def _verified_claims(token: str, key_files: tuple[str, ...], issuer: str, audien
     ES256 verification is then paid once per token, not once per request. Failures raise and
     are never cached.
     """
-    keys = _public_keys(key_files)
+    keys = quadcode_public_keys(key_files)
     if not keys:
         raise Unauthenticated("No token can be verified: no Quadcode public key is configured.")
     options = {"require": list(_REQUIRED_CLAIMS), "strict_aud": True,

@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from balances.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
-from customers.ids import EXTERNAL_ID_MAX_LENGTH
+from customers.ids import EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN
 from customers.models import Customer
 
 REQUEST_ID_MAX_LENGTH = 255
@@ -62,7 +62,7 @@ class Balance(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="balance_amount_not_negative"),
             models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="balance_currency_iso"),
-            models.CheckConstraint(condition=Q(balance_id__regex=r"^[A-Za-z0-9._:-]+$"), name="balance_id_charset"),
+            models.CheckConstraint(condition=Q(balance_id__regex=EXTERNAL_ID_PATTERN), name="balance_id_charset"),
         ]
         indexes = [models.Index(fields=["customer", "created_at"])]
 
@@ -118,7 +118,8 @@ class LedgerEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="entry_amount_positive"),
             models.CheckConstraint(
-                condition=Q(realized_amount__gte=0, realized_amount__lte=F("amount")), name="entry_realized_within_amount"
+                condition=Q(realized_amount__gte=0, realized_amount__lte=F("amount")),
+                name="entry_realized_within_amount",
             ),
             models.CheckConstraint(
                 condition=Q(kind="debit") | Q(realized_amount=F("amount")), name="entry_only_debit_partial"

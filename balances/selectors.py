@@ -9,6 +9,7 @@ from django.db import connection
 
 from balances.errors import BalanceNotFound, CustomerBlocked
 from balances.models import OUTGOING, Balance, LedgerEntry, Operation
+from balances.money import format_amount
 from customers.ids import is_external_id
 from customers.models import Customer
 
@@ -127,10 +128,14 @@ class BalanceState:
 
 
 def balance_state(*, balance_id: str) -> BalanceState:
-    from balances.money import format_amount
-
     balance = Balance.objects.get(balance_id=balance_id)
     last = LedgerEntry.objects.filter(balance=balance).order_by("-id").values_list("created_at", flat=True).first()
     moment = last or balance.created_at
     return BalanceState(balance_id=balance_id, amount=format_amount(balance.amount, balance.currency),
                         currency=balance.currency, updated_at_us=int(moment.timestamp() * 1_000_000))
+
+
+def balance_recent_entries(*, balance: Balance, limit: int) -> list[LedgerEntry]:
+    """The newest entries of a balance first, with their operation and author."""
+    return list(LedgerEntry.objects.filter(balance=balance).select_related("operation", "created_by")
+                .order_by("-id")[:limit])

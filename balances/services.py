@@ -8,7 +8,11 @@ the balance, claims the request_id, locks and updates the balance and appends th
 single round trip, so the balance row is locked only for the statement and its commit, never
 across Python code. That is what keeps one hot balance fast. Other databases (the SQLite demo)
 use `_attempt_portable`, the same steps with the ORM inside one transaction; the test suite
-holds both to the same behaviour on PostgreSQL.
+holds both to the same behaviour on PostgreSQL (`LEDGER_ATTEMPTS`).
+
+Every money movement commits on its own: called inside a caller's transaction it refuses to
+run (b2b_server.db.ensure_durable), because that transaction would keep the balance row locked
+until the caller commits. Side effects (the gateway's outbox) are queued after it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from decimal import Decimal
 import psycopg
 from django.db import DataError, IntegrityError, connection, transaction
 
+from b2b_server.db import ensure_durable
+from b2b_server.errors import InvalidRequest
 from balances.errors import (
     AmountOutOfRange,
     BalanceExists,
@@ -33,10 +39,9 @@ from balances.errors import (
 from balances.models import ADJUSTMENTS, OUTGOING, Balance, BalanceType, Kind, LedgerEntry, Operation
 from balances.money import AMOUNT_LIMIT, currency_exponent, validate_amount
 from balances.selectors import BalanceTarget, balance_target
-from customers.ids import EXTERNAL_ID_MAX_LENGTH, is_external_id
+from customers.ids import EXTERNAL_ID_RULE, is_external_id
 from customers.models import Customer
 from customers.selectors import customer_get
-from b2b_server.errors import InvalidRequest
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ def balance_open(*, customer_id: str, balance_id: str, currency: str, type: str 
     """Open a balance; a non-zero opening amount is posted as a deposit entry, never written directly."""
     customer = customer_get(customer_id=customer_id)
     if not is_external_id(balance_id):
-        raise InvalidRequest(f"balance_id must be 1-{EXTERNAL_ID_MAX_LENGTH} characters of A-Z a-z 0-9 . _ : -")
+        raise InvalidRequest(f"balance_id must be {EXTERNAL_ID_RULE}")
     currency_exponent(currency)
     if type not in BalanceType.values:
         raise InvalidRequest(f"type must be one of {', '.join(BalanceType.values)}.")
@@ -142,16 +147,20 @@ def balance_open(*, customer_id: str, balance_id: str, currency: str, type: str 
     except IntegrityError:
         raise BalanceExists(f"Balance {balance_id} already exists.") from None
     if amount:
-        ledger_deposit(customer_id=customer_id, balance_id=balance_id, request_id=f"open:{balance_id}",
-                       amount=amount, currency=currency, comment="opening amount")
+        # Inside this transaction on purpose: nobody else can know, let alone wait for, a balance
+        # that is being created; a failed deposit leaves no balance behind.
+        _post(kind=Kind.DEPOSIT, customer_id=customer_id, balance_id=balance_id, request_id=f"open:{balance_id}",
+              amount=amount, currency=currency, comment="opening amount", within_transaction=True)
         balance.refresh_from_db(fields=["amount"])
     return balance
 
 
 def _post(*, kind: Kind, customer_id: str, balance_id: str, request_id: str, amount: Decimal, currency: str,
-          comment: str, force: bool = False, created_by: int | None = None) -> Posted:
+          comment: str, force: bool = False, created_by: int | None = None, within_transaction: bool = False) -> Posted:
+    if not within_transaction:
+        ensure_durable(f"a ledger {kind.value}")
     validate_amount(amount, currency)
-    attempt_fn = _attempt_postgresql if connection.vendor == "postgresql" else _attempt_portable
+    attempt_fn = LEDGER_ATTEMPTS["postgresql" if connection.vendor == "postgresql" else "portable"]
     attempt = attempt_fn(kind=kind, customer_id=customer_id, balance_id=balance_id, request_id=request_id,
                          amount=amount, currency=currency, comment=comment, force=force, created_by=created_by)
     target, applied = attempt.target, attempt.applied
@@ -337,3 +346,8 @@ def _attempt_portable(*, kind: Kind, customer_id: str, balance_id: str, request_
                                    created_by_id=created_by)
     return _Attempt(target=target, applied=_Applied(operation_id=operation.pk, realized_amount=realized,
                                                     balance_after=after))
+
+
+# The two implementations of one attempt, by database vendor ("portable": any other). Tests run
+# the portable one on PostgreSQL too, to hold both to the same behaviour.
+LEDGER_ATTEMPTS = {"postgresql": _attempt_postgresql, "portable": _attempt_portable}

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Length
 
-from customers.ids import EXTERNAL_ID_MAX_LENGTH
+from customers.ids import COUNTRY_CODE_PATTERN, EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN
 
 
 class Customer(models.Model):
@@ -31,9 +30,10 @@ class Customer(models.Model):
     class Meta:
         permissions = [("block_customer", "Can block and unblock customers")]
         constraints = [
-            models.CheckConstraint(condition=models.Q(customer_id__regex=r"^[A-Za-z0-9._:-]+$"),
+            models.CheckConstraint(condition=models.Q(customer_id__regex=EXTERNAL_ID_PATTERN),
                                    name="customer_id_charset"),
-            models.CheckConstraint(condition=models.Q(country_code__regex=r"^[A-Z]{2}$"), name="customer_country_code"),
+            models.CheckConstraint(condition=models.Q(country_code__regex=COUNTRY_CODE_PATTERN),
+                                   name="customer_country_code"),
         ]
 
     def __str__(self) -> str:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -10,10 +9,8 @@ from django.core.validators import validate_email, validate_ipv46_address
 from django.db import IntegrityError, transaction
 
 from customers.errors import CustomerExists, CustomerInvalid, CustomerNotFound
-from customers.ids import EXTERNAL_ID_MAX_LENGTH, is_external_id
+from customers.ids import EXTERNAL_ID_RULE, is_country_code, is_external_id
 from customers.models import Customer
-
-_COUNTRY_RE = re.compile(r"[A-Z]{2}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -39,15 +36,13 @@ def customer_create(
     signup_ip: str | None = None,
 ) -> Customer:
     if not is_external_id(customer_id):
-        raise CustomerInvalid(
-            f"customer_id must be 1-{EXTERNAL_ID_MAX_LENGTH} characters of A-Z a-z 0-9 . _ : -"
-        )
+        raise CustomerInvalid(f"customer_id must be {EXTERNAL_ID_RULE}")
     try:
         validate_email(email)
     except ValidationError:
         raise CustomerInvalid(f"{email!r} is not a valid email address.") from None
     country_code = country_code.upper()
-    if not _COUNTRY_RE.fullmatch(country_code):
+    if not is_country_code(country_code):
         raise CustomerInvalid("country_code must be an ISO 3166-1 alpha-2 code such as DE.")
     if signup_ip is not None:
         try:

@@ -1,7 +1,10 @@
-"""The one way to Quadcode's B2B gateway (../shared/contract/quadcode-external-balance-openapi.yaml).
+"""The one client of Quadcode's B2B gateway (contract/margin-draft/gateway-api.yaml).
 
 It owns the base URL, our ES256 signature, the timeouts, connection reuse and the meaning of
-every upstream status. Callers get a small outcome, never an HTTP response.
+every upstream status: one `{status: outcome}` table per endpoint, next to its call, reads like
+the README's table. A status a table does not name, a timeout or a refused connection is
+UNAVAILABLE, logged with the status and the (redacted) body. Callers get a small `Answer`,
+never an HTTP response.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -49,6 +53,18 @@ class Answer:
     data: dict | None = None
 
 
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    body: dict
+    headers: httpx.Headers
+
+
+# A table entry: an outcome, or a function of the reply that returns an Answer (None: the
+# reply is unusable after all, e.g. a 201 without a URL we may frame).
+Entry = Outcome | Callable[[_Reply], Answer | None]
+
+
 @lru_cache(maxsize=4)
 def _private_key(path: str):
     return load_es256_private_key(Path(path))
@@ -82,16 +98,8 @@ def _client() -> httpx.Client:
     return client
 
 
-def _call(name: str, method: str, path: str, payload: dict | None = None) -> tuple[int, dict, httpx.Headers] | None:
-    """(status, JSON body or {}, headers), or None when the gateway could not be reached in time."""
-    started = time.perf_counter()
-    result = _send(method, path, payload)
-    metrics.gateway_latency.labels(name).observe(time.perf_counter() - started)
-    metrics.gateway_calls.labels(name, str(result[0]) if result else "no_answer").inc()
-    return result
-
-
-def _send(method: str, path: str, payload: dict | None) -> tuple[int, dict, httpx.Headers] | None:
+def _send(method: str, path: str, payload: dict | None) -> _Reply | None:
+    """The reply, or None when the gateway could not be asked or did not answer in time."""
     if not settings.QUADCODE_API_URL:
         log.error("gateway %s %s: QUADCODE_API_URL is not set", method, path)
         return None
@@ -109,9 +117,23 @@ def _send(method: str, path: str, payload: dict | None) -> tuple[int, dict, http
         body = response.json() if response.content else {}
     except ValueError:
         body = {}
-    if not isinstance(body, dict):
-        body = {}
-    return response.status_code, body, response.headers
+    return _Reply(response.status_code, body if isinstance(body, dict) else {}, response.headers)
+
+
+def _ask(name: str, method: str, path: str, table: dict[int, Entry], payload: dict | None = None) -> Answer:
+    """Make one call and read its status through the endpoint's table."""
+    started = time.perf_counter()
+    reply = _send(method, path, payload)
+    metrics.gateway_latency.labels(name).observe(time.perf_counter() - started)
+    metrics.gateway_calls.labels(name, str(reply.status) if reply else "no_answer").inc()
+    if reply is None:
+        return Answer(Outcome.UNAVAILABLE)
+    entry = table.get(reply.status)
+    answer = entry(reply) if callable(entry) else Answer(entry) if entry is not None else None
+    if answer is None:
+        log.error("gateway %s %s answered %s: %s", method, path, reply.status, redacted(str(reply.body)))
+        return Answer(Outcome.UNAVAILABLE)
+    return answer
 
 
 _EMAIL_RE = re.compile(r"[^\s\"'<>@,;:]+@([^\s\"'<>@,;:]+)")
@@ -122,21 +144,24 @@ def redacted(text: str) -> str:
     return _EMAIL_RE.sub(r"***@\1", text)[:_BODY_LOG_LIMIT]
 
 
-def _unavailable(method: str, path: str, status: int, body: dict) -> Answer:
-    log.error("gateway %s %s answered %s: %s", method, path, status, redacted(str(body)))
-    return Answer(Outcome.UNAVAILABLE)
+# --- readers of replies, used in the tables ---------------------------------------------------
 
-
-def _retry_after(headers: httpx.Headers) -> int:
+def _retry_after(reply: _Reply) -> Answer:
     try:
-        return max(1, min(int(headers.get("Retry-After", "5")), 300))
+        seconds = max(1, min(int(reply.headers.get("Retry-After", "5")), 300))
     except ValueError:
-        return 5
+        seconds = 5
+    return Answer(Outcome.RATE_LIMITED, retry_after=seconds)
 
 
-def _restriction(body: dict) -> Outcome | None:
-    return {"customer_country_restriction": Outcome.COUNTRY_RESTRICTED,
-            "customer_currency_restriction": Outcome.CURRENCY_RESTRICTED}.get(body.get("error"))
+_RESTRICTIONS = {"customer_country_restriction": Outcome.COUNTRY_RESTRICTED,
+                 "customer_currency_restriction": Outcome.CURRENCY_RESTRICTED}
+
+
+def _restriction(reply: _Reply) -> Answer | None:
+    """451 carries which restriction in `error`; a 451 without one of the two is not understood."""
+    outcome = _RESTRICTIONS.get(reply.body.get("error"))
+    return Answer(outcome) if outcome else None
 
 
 def _framable(url: object) -> bool:
@@ -148,87 +173,58 @@ def _framable(url: object) -> bool:
     return parts.scheme in schemes and bool(parts.hostname)
 
 
+def _session_url(reply: _Reply) -> Answer | None:
+    url = reply.body.get("url")
+    return Answer(Outcome.OK, url=url) if _framable(url) else None
+
+
+def _rejected(reply: _Reply) -> Answer:
+    log.error("gateway refused the customer (%s): %s", reply.status, redacted(str(reply.body)))
+    return Answer(Outcome.REJECTED, data=reply.body)
+
+
+def _countries(reply: _Reply) -> Answer | None:
+    countries = reply.body.get("countries")
+    if isinstance(countries, list) and all(
+            isinstance(c, dict) and isinstance(c.get("short_code"), str) and len(c["short_code"]) == 2
+            for c in countries):
+        return Answer(Outcome.OK, data={"countries": countries})
+    return None
+
+
+# --- the endpoints: each status the contract documents, and what it means for us ---------------
+
+SESSION: dict[int, Entry] = {201: _session_url, 404: Outcome.NOT_FOUND, 418: Outcome.BLOCKED,
+                             429: _retry_after, 451: _restriction}
+CUSTOMER_CREATE: dict[int, Entry] = {201: Outcome.CREATED, 409: Outcome.EXISTS, 400: _rejected, 422: _rejected,
+                                     429: _retry_after, 451: _restriction}
+BLOCK: dict[int, Entry] = {200: Outcome.OK, 404: Outcome.NOT_FOUND}
+ALLOWED_COUNTRIES: dict[int, Entry] = {200: _countries}
+BALANCE_PUSH: dict[int, Entry] = {200: Outcome.OK}
+
+
 def session_create(customer_id: str, payload: dict) -> Answer:
-    """POST /v1/b2b-gateway/customers/{customer_id}/session."""
-    path = f"/v1/b2b-gateway/customers/{customer_id}/session"
-    result = _call("session", "POST", path, payload)
-    if result is None:
-        return Answer(Outcome.UNAVAILABLE)
-    status, body, headers = result
-    if status == 201:
-        if _framable(body.get("url")):
-            return Answer(Outcome.OK, url=body["url"])
-        return _unavailable("POST", path, status, body)
-    if status == 404:
-        return Answer(Outcome.NOT_FOUND)
-    if status == 451 and _restriction(body):
-        return Answer(_restriction(body))
-    if status == 418:
-        return Answer(Outcome.BLOCKED)
-    if status == 429:
-        return Answer(Outcome.RATE_LIMITED, retry_after=_retry_after(headers))
-    return _unavailable("POST", path, status, body)
+    """POST /v1/b2b-gateway/customers/{customer_id}/session: a one-time trading-room URL."""
+    return _ask("session", "POST", f"/v1/b2b-gateway/customers/{customer_id}/session", SESSION, payload)
 
 
 def customer_create(payload: dict) -> Answer:
     """POST /v1/b2b-gateway/customers: 201 created, 409 already there."""
-    path = "/v1/b2b-gateway/customers"
-    result = _call("customer_create", "POST", path, payload)
-    if result is None:
-        return Answer(Outcome.UNAVAILABLE)
-    status, body, headers = result
-    if status == 201:
-        return Answer(Outcome.CREATED)
-    if status == 409:
-        return Answer(Outcome.EXISTS)
-    if status == 451 and _restriction(body):
-        return Answer(_restriction(body))
-    if status == 429:
-        return Answer(Outcome.RATE_LIMITED, retry_after=_retry_after(headers))
-    if status in (400, 422):
-        log.error("gateway POST %s refused the customer (%s): %s", path, status, redacted(str(body)))
-        return Answer(Outcome.REJECTED, data=body)
-    return _unavailable("POST", path, status, body)
+    return _ask("customer_create", "POST", "/v1/b2b-gateway/customers", CUSTOMER_CREATE, payload)
 
 
 def customer_block(customer_id: str) -> Answer:
     """POST /v1/b2b-gateway/customers/{customer_id}/block: 200 blocked, 404 unknown there."""
-    path = f"/v1/b2b-gateway/customers/{customer_id}/block"
-    result = _call("block", "POST", path)
-    if result is None:
-        return Answer(Outcome.UNAVAILABLE)
-    status, body, headers = result
-    if status == 200:
-        return Answer(Outcome.OK)
-    if status == 404:
-        return Answer(Outcome.NOT_FOUND)
-    return _unavailable("POST", path, status, body)
+    return _ask("block", "POST", f"/v1/b2b-gateway/customers/{customer_id}/block", BLOCK)
 
 
 def allowed_countries() -> Answer:
     """GET /v1/b2b-gateway/allowed-countries: data = {"countries": [{short_code, iso_code, name}]}."""
-    path = "/v1/b2b-gateway/allowed-countries"
-    result = _call("allowed_countries", "GET", path)
-    if result is None:
-        return Answer(Outcome.UNAVAILABLE)
-    status, body, headers = result
-    countries = body.get("countries")
-    if status == 200 and isinstance(countries, list) and all(
-            isinstance(c, dict) and isinstance(c.get("short_code"), str) and len(c["short_code"]) == 2
-            for c in countries):
-        return Answer(Outcome.OK, data={"countries": countries})
-    return _unavailable("GET", path, status, body)
+    return _ask("allowed_countries", "GET", "/v1/b2b-gateway/allowed-countries", ALLOWED_COUNTRIES)
 
 
 def balance_push(customer_id: str, balance_id: str, *, amount: str, currency: str, updated_at: int) -> Answer:
     """PUT /v1/b2b-gateway/customers/{customer_id}/balances/{balance_id} (margin draft): the
     balance's state, updated_at in Unix microseconds."""
-    path = f"/v1/b2b-gateway/customers/{customer_id}/balances/{balance_id}"
-    result = _call("balance_push", "PUT", path, {"amount": amount, "amount_currency_code": currency,
-                                                "updated_at": updated_at})
-    if result is None:
-        return Answer(Outcome.UNAVAILABLE)
-    status, body, headers = result
-    if status == 200:
-        return Answer(Outcome.OK)
-    return _unavailable("PUT", path, status, body)
+    return _ask("balance_push", "PUT", f"/v1/b2b-gateway/customers/{customer_id}/balances/{balance_id}",
+                BALANCE_PUSH, {"amount": amount, "amount_currency_code": currency, "updated_at": updated_at})

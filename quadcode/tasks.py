@@ -2,12 +2,12 @@
 
 from celery import shared_task
 
-from traderoom import services
+from quadcode import outbox, selectors, services
 
 
-@shared_task(bind=True, max_retries=None, acks_late=True)
+@shared_task(bind=True, max_retries=None, acks_late=True, name=outbox.DELIVER_TASK)
 def gateway_call_deliver(self, call_id: int) -> bool:
-    delivery = services.gateway_call_deliver(call_id=call_id)
+    delivery = outbox.gateway_call_deliver(call_id=call_id)
     if delivery.retry_in is not None and not self.request.is_eager:
         # In-process (no broker) a failed call stays pending for the next redelivery sweep.
         raise self.retry(countdown=delivery.retry_in)
@@ -16,7 +16,8 @@ def gateway_call_deliver(self, call_id: int) -> bool:
 
 @shared_task
 def gateway_calls_redeliver() -> int:
-    due = services.gateway_calls_due()
+    """Queue every due call again (beat, every minute); in-process without a broker."""
+    due = selectors.gateway_calls_due()
     for call_id in due:
         gateway_call_deliver.delay(call_id)
     return len(due)

@@ -17,13 +17,23 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
+from contract import openapi
+
 COUNTRIES = {"AU": ("Australia", "AUS"), "BR": ("Brazil", "BRA"), "CY": ("Cyprus", "CYP"), "DE": ("Germany", "DEU"),
              "ES": ("Spain", "ESP"), "FR": ("France", "FRA"), "GB": ("United Kingdom", "GBR"),
              "IN": ("India", "IND"), "IT": ("Italy", "ITA"), "JP": ("Japan", "JPN"), "MX": ("Mexico", "MEX"),
              "NL": ("Netherlands", "NLD"), "TH": ("Thailand", "THA"), "US": ("United States", "USA")}
 
-SESSION_REQUIRED = ("balance_id", "balance_currency_code", "country_code", "ip", "locale", "site_domain")
-CUSTOMER_REQUIRED = ("customer_id", "country_code", "ip", "email")
+# The gateway's contract as this project keeps it: what each endpoint requires of a payload.
+_CONTRACT = openapi.load("margin-draft/gateway-api.yaml")
+
+
+def _required(path: str, method: str = "post") -> tuple[str, ...]:
+    return tuple(openapi.request_schema(_CONTRACT, path, method).get("required", ()))
+
+
+SESSION_REQUIRED = _required("/v1/b2b-gateway/customers/{customer_id}/session")
+CUSTOMER_REQUIRED = _required("/v1/b2b-gateway/customers")
 
 
 @dataclass

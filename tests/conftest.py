@@ -1,4 +1,5 @@
-"""Shared fixtures: real ES256 keys, real tokens, customers and balances built through services."""
+"""Shared fixtures: real ES256 keys, real tokens, Quadcode's side calling our balance API,
+customers and balances built through services; the gateway simulator (tests/gateway_peer.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ from django.test import Client
 from b2b_server.keys import load_es256_private_key, write_es256_keypair
 from balances import services
 from balances.models import Balance
+from balances.services import balance_open
 from customers.services import customer_create
+
+pytest_plugins = ["tests.gateway_peer"]
 
 API_IP = "127.0.0.1"
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -87,8 +91,8 @@ def mint(key_dir):
     return _mint
 
 
-class GatewayClient:
-    """Calls the balance API the way Quadcode's servers do: signed, from an allowed IP."""
+class QuadcodeCaller:
+    """Quadcode's servers calling our balance API: signed as Quadcode signs, from an allowed IP."""
 
     def __init__(self, mint):
         self.client = Client(REMOTE_ADDR=API_IP)
@@ -117,8 +121,13 @@ class GatewayClient:
 
 
 @pytest.fixture
-def gateway(mint) -> GatewayClient:
-    return GatewayClient(mint)
+def quadcode(mint) -> QuadcodeCaller:
+    return QuadcodeCaller(mint)
+
+
+def ids(balance) -> tuple[str, str]:
+    """(customer_id, balance_id) of a balance, as the API's paths take them."""
+    return balance.customer.customer_id, balance.balance_id
 
 
 @contextmanager
@@ -182,5 +191,23 @@ def ledger_snapshot() -> tuple:
 def ledger_path(request, monkeypatch):
     """Run a test on each implementation of a money movement (see balances.services)."""
     if request.param == "portable":
-        monkeypatch.setattr(services, "_attempt_postgresql", services._attempt_portable)
+        monkeypatch.setitem(services.LEDGER_ATTEMPTS, "postgresql", services.LEDGER_ATTEMPTS["portable"])
     return request.param
+
+
+@pytest.fixture
+def trader(db):
+    """A customer with a login, a real USD balance and a demo EUR balance."""
+    customer = customer_create(customer_id=new_id("tr"), email="ann@example.com", country_code="DE",
+                               username=new_id("ann"), password="pw-ann-2026", first_name="Ann", last_name="Lee")
+    balance_open(customer_id=customer.customer_id, balance_id=f"{customer.customer_id}_EUR", currency="EUR",
+                 type="demo", amount=Decimal("50"))
+    balance_open(customer_id=customer.customer_id, balance_id=f"{customer.customer_id}_USD", currency="USD",
+                 amount=Decimal("1000"))
+    return customer
+
+
+@pytest.fixture
+def browser_client(client, trader):
+    client.force_login(trader.user)
+    return client

@@ -1,4 +1,4 @@
-"""Rule 1: the IP allowlist, and who the client is behind our own proxies."""
+"""The "IP allowlist" rule, and who the client is behind our own proxies."""
 
 import pytest
 
@@ -60,23 +60,23 @@ class TestBehindTrustedProxies:
         assert not client_allowed(meta)
 
 
-def test_a_refused_ip_gets_403_before_the_token_is_even_looked_at(gateway, make_balance):
+def test_a_refused_ip_gets_403_before_the_token_is_even_looked_at(quadcode, make_balance):
     balance = make_balance()
     before = ledger_snapshot()
-    response = gateway.debit(balance.customer.customer_id, balance.balance_id, body(), token="garbage",
+    response = quadcode.debit(balance.customer.customer_id, balance.balance_id, body(), token="garbage",
                              REMOTE_ADDR="203.0.113.50")
     assert response.status_code == 403
     assert response.json() == {"error": "forbidden", "message": "Access to server is forbidden."}
     assert ledger_snapshot() == before
 
 
-def test_403_for_a_stranger_even_with_a_valid_token(gateway, make_balance):
+def test_403_for_a_stranger_even_with_a_valid_token(quadcode, make_balance):
     balance = make_balance()
-    response = gateway.get_balance(balance.customer.customer_id, balance.balance_id, REMOTE_ADDR="203.0.113.50")
+    response = quadcode.get_balance(balance.customer.customer_id, balance.balance_id, REMOTE_ADDR="203.0.113.50")
     assert response.status_code == 403
 
 
-def test_an_empty_allowlist_refuses_everyone(gateway, make_balance, settings):
+def test_an_empty_allowlist_refuses_everyone(quadcode, make_balance, settings):
     settings.B2B_ALLOWED_IPS = []
     balance = make_balance()
-    assert gateway.get_balance(balance.customer.customer_id, balance.balance_id).status_code == 403
+    assert quadcode.get_balance(balance.customer.customer_id, balance.balance_id).status_code == 403

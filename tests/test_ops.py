@@ -6,7 +6,7 @@ import logging
 import pytest
 from django.core.cache import cache
 
-from tests.conftest import body
+from tests.conftest import body, ids
 
 
 def test_healthz_is_ok_when_database_and_cache_answer(client, db):
@@ -58,13 +58,13 @@ def test_healthz_api_is_503_when_the_database_is_down(client):
     assert response.json()["status"] == "unavailable"
 
 
-def test_metrics_count_requests_and_ledger_outcomes(client, gateway, make_balance):
+def test_metrics_count_requests_and_ledger_outcomes(client, quadcode, make_balance):
     balance = make_balance("10.00")
-    ids = balance.customer.customer_id, balance.balance_id
+    path_ids = ids(balance)
     payload = body("1.00")
-    gateway.debit(*ids, payload)
-    gateway.debit(*ids, payload)
-    gateway.debit(*ids, body("500.00"))
+    quadcode.debit(*path_ids, payload)
+    quadcode.debit(*path_ids, payload)
+    quadcode.debit(*path_ids, body("500.00"))
     text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
     assert 'b2b_ledger_operations_total{kind="debit",outcome="applied"}' in text
     assert 'b2b_ledger_operations_total{kind="debit",outcome="replayed"}' in text
@@ -77,11 +77,11 @@ def test_metrics_are_for_the_monitoring_addresses_only(client, db):
     assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 403
 
 
-def test_one_json_line_per_request_without_token_or_email(gateway, make_balance, caplog):
+def test_one_json_line_per_request_without_token_or_email(quadcode, make_balance, caplog):
     balance = make_balance("10.00")
     payload = body("1.00", comment="customer@example.com wins")
     with caplog.at_level(logging.INFO, logger="b2b.request"):
-        gateway.debit(balance.customer.customer_id, balance.balance_id, payload)
+        quadcode.debit(balance.customer.customer_id, balance.balance_id, payload)
     records = [r for r in caplog.records if r.name == "b2b.request"]
     assert len(records) == 1
     line = records[0].getMessage()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import re
 from urllib.parse import urlsplit
 
+import redis
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -16,31 +16,39 @@ from django.views.decorators.cache import never_cache
 from django_ratelimit.core import is_ratelimited
 
 from b2b_server.clientip import client_ip_text
+from b2b_server.env import rate_parse
 from balances.errors import BalanceNotFound
 from balances.selectors import customer_balance
-from traderoom.gateway import Outcome
-from traderoom.services import Visitor, country_known_refused, traderoom_session_open
+from customers.ids import is_country_code
+from quadcode.gateway import Outcome
+from quadcode.selectors import country_known_refused
+from quadcode.services import Visitor
+from traderoom.services import traderoom_session_open
 
-_COUNTRY_RE = re.compile(r"[A-Z]{2}", re.ASCII)
 log = logging.getLogger(__name__)
+# What a shared cache that does not answer raises (Django's RedisCache: redis-py's errors).
+_CACHE_DOWN = (redis.RedisError, OSError)
 
 
 def _ip_key(group, request) -> str:
     return client_ip_text(request.META)
 
 
-def _over_limit(request, group: str, limits: list[tuple[object, str]]) -> bool:
-    """Count this request against each (key, rate) in the shared cache (django-ratelimit).
+def _over_limit(request, group: str, limits: list[tuple[object, str, str]]) -> bool:
+    """Count this request against each (key, setting name, rate) in the shared cache
+    (django-ratelimit), the rate read in our one grammar (b2b_server.env).
 
     If the cache itself is down, the limits fail open — logged, not enforced — so that an outage
     of Redis never locks every user out of the trading room; the balance API does not use it.
+    Any other failure is a bug and is not swallowed.
     """
     limited = False
-    for key, rate in limits:
+    for key, setting, rate in limits:
+        rate = rate_parse(rate, setting=setting).for_django_ratelimit()
         try:
             limited |= is_ratelimited(request, group=f"{group}:{key if isinstance(key, str) else key.__name__}",
                                       key=key, rate=rate, increment=True)
-        except Exception as exc:  # noqa: BLE001  (any cache failure: redis, network, timeout)
+        except _CACHE_DOWN as exc:
             log.error("rate limiter unavailable, not limiting %s: %s", group, exc)
             return False
     return limited
@@ -51,7 +59,7 @@ def _visitor(request, customer) -> Visitor:
     if settings.B2B_COUNTRY_HEADER:
         header = "HTTP_" + settings.B2B_COUNTRY_HEADER.upper().replace("-", "_")
         country = request.META.get(header, "").strip().upper()
-    if not _COUNTRY_RE.fullmatch(country):
+    if not is_country_code(country):
         country = customer.country_code
     return Visitor(country_code=country, ip=client_ip_text(request.META),
                    locale=translation.to_locale(translation.get_language() or settings.LANGUAGE_CODE),
@@ -70,7 +78,7 @@ def _country_restricted(request):
                     message=_("Sorry. Your current country is not allowed access to trading."))
 
 
-def rate_limited(request, exception=None, retry_after: int = 60):
+def rate_limited(request, retry_after: int = 60):
     return _message(request, title=_("Too many attempts"),
                     message=_("Too many attempts, try again shortly."), status=429,
                     headers={"Retry-After": str(retry_after)})
@@ -79,8 +87,9 @@ def rate_limited(request, exception=None, retry_after: int = 60):
 @never_cache
 @login_required
 def traderoom(request):
-    if _over_limit(request, "traderoom", [("user", settings.B2B_TRADEROOM_RATE_PER_USER),
-                                          (_ip_key, settings.B2B_TRADEROOM_RATE_PER_IP)]):
+    if _over_limit(request, "traderoom", [
+            ("user", "B2B_TRADEROOM_RATE_PER_USER", settings.B2B_TRADEROOM_RATE_PER_USER),
+            (_ip_key, "B2B_TRADEROOM_RATE_PER_IP", settings.B2B_TRADEROOM_RATE_PER_IP)]):
         return rate_limited(request)
     customer = getattr(request.user, "customer", None)
     request.customer_id = customer.customer_id if customer is not None else None  # for the request log
@@ -122,9 +131,10 @@ def traderoom(request):
 _login = auth_views.LoginView.as_view(redirect_authenticated_user=True)
 
 
-def login(request, *args, **kwargs):
+def login(request):
     """Django's login, with attempts limited per client IP and per username (password guessing)."""
-    if request.method == "POST" and _over_limit(request, "login", [(_ip_key, settings.B2B_LOGIN_RATE),
-                                                                   ("post:username", settings.B2B_LOGIN_RATE)]):
+    if request.method == "POST" and _over_limit(request, "login", [
+            (_ip_key, "B2B_LOGIN_RATE", settings.B2B_LOGIN_RATE),
+            ("post:username", "B2B_LOGIN_RATE", settings.B2B_LOGIN_RATE)]):
         return rate_limited(request)
-    return _login(request, *args, **kwargs)
+    return _login(request)

@@ -1,14 +1,16 @@
-"""The balance API as ../shared/contract/b2b-client-external-balance-openapi.yaml describes it,
-with the rules of the issue: 403 IP, 401 token, 400 body, 404, 451, 402 — in that order."""
+"""The balance API as contract/balance-api.yaml (and its margin draft) describes it, with its
+rules by name, checked in this order: "IP allowlist" 403, "token" 401, "per-customer limit" 429,
+"body" 400, "lookup" 404, "blocked" 451, "funds" 402."""
 
 import json
+import logging
 from decimal import Decimal
 
 import pytest
 
 from balances.models import LedgerEntry
 from customers.services import customer_block
-from tests.conftest import body, ledger_snapshot
+from tests.conftest import body, ids, ledger_snapshot
 
 ERROR_KEYS = {"error", "message"}
 
@@ -18,23 +20,20 @@ def balance(make_balance):
     return make_balance("100.00")
 
 
-def ids(balance):
-    return balance.customer.customer_id, balance.balance_id
-
 
 # --- the happy paths, field by field from the contract --------------------------------------
 
-def test_get_balance_answers_200_with_the_contract_fields(gateway, balance):
+def test_get_balance_answers_200_with_the_contract_fields(quadcode, balance):
     # contract: 200 "The customer balance amount." required: customer_id, balance_id, amount, currency_code
-    response = gateway.get_balance(*ids(balance))
+    response = quadcode.get_balance(*ids(balance))
     assert response.status_code == 200
     assert response.json() == {"customer_id": balance.customer.customer_id, "balance_id": balance.balance_id,
                                "amount": "100.00", "currency_code": "USD"}
 
 
-def test_debit_answers_201_and_takes_the_amount(gateway, balance):
+def test_debit_answers_201_and_takes_the_amount(quadcode, balance):
     # contract: 201 "Debit operation has been successfully done."
-    response = gateway.debit(*ids(balance), body("30.25"))
+    response = quadcode.debit(*ids(balance), body("30.25"))
     assert response.status_code == 201
     data = response.json()
     assert set(data) == {"operation_id", "customer_id", "balance_id", "amount", "realized_amount",
@@ -48,9 +47,9 @@ def test_debit_answers_201_and_takes_the_amount(gateway, balance):
         Decimal("30.25"), Decimal("30.25"), Decimal("69.75"), "option")
 
 
-def test_credit_answers_201_and_adds_the_amount(gateway, balance):
+def test_credit_answers_201_and_adds_the_amount(quadcode, balance):
     # contract: 201 "Credit operation has been successfully done."
-    response = gateway.credit(*ids(balance), body("0.75"))
+    response = quadcode.credit(*ids(balance), body("0.75"))
     assert response.status_code == 201
     data = response.json()
     assert set(data) == {"operation_id", "customer_id", "balance_id", "amount", "balance_current_amount",
@@ -58,34 +57,34 @@ def test_credit_answers_201_and_adds_the_amount(gateway, balance):
     assert (data["amount"], data["balance_current_amount"]) == ("0.75", "100.75")
 
 
-def test_amounts_are_rendered_in_the_currency_precision(gateway, make_balance):
+def test_amounts_are_rendered_in_the_currency_precision(quadcode, make_balance):
     yen = make_balance("1500", currency="JPY")
-    assert gateway.get_balance(*ids(yen)).json()["amount"] == "1500"
-    response = gateway.debit(*ids(yen), body("500", currency="JPY"))
+    assert quadcode.get_balance(*ids(yen)).json()["amount"] == "1500"
+    response = quadcode.debit(*ids(yen), body("500", currency="JPY"))
     assert response.json()["balance_current_amount"] == "1000"
     dinar = make_balance("1.5", currency="BHD")
-    assert gateway.get_balance(*ids(dinar)).json()["amount"] == "1.500"
+    assert quadcode.get_balance(*ids(dinar)).json()["amount"] == "1.500"
 
 
-def test_force_debit_takes_what_there_is_and_reports_it_as_realized(gateway, balance):
-    response = gateway.debit(*ids(balance), body("250.00", force=True))
+def test_force_debit_takes_what_there_is_and_reports_it_as_realized(quadcode, balance):
+    response = quadcode.debit(*ids(balance), body("250.00", force=True))
     assert response.status_code == 201
     data = response.json()
     assert (data["amount"], data["realized_amount"], data["balance_current_amount"]) == ("250.00", "100.00", "0.00")
-    again = gateway.debit(*ids(balance), body("5.00", force=True))
+    again = quadcode.debit(*ids(balance), body("5.00", force=True))
     assert again.status_code == 201
     assert (again.json()["realized_amount"], again.json()["balance_current_amount"]) == ("0.00", "0.00")
 
 
-def test_force_false_behaves_like_no_force(gateway, balance):
-    assert gateway.debit(*ids(balance), body("250.00", force=False)).status_code == 402
+def test_force_false_behaves_like_no_force(quadcode, balance):
+    assert quadcode.debit(*ids(balance), body("250.00", force=False)).status_code == 402
 
 
-# --- rule 6: insufficient funds -------------------------------------------------------------
+# --- the "funds" rule: 402 -------------------------------------------------------------------
 
-def test_uncovered_debit_is_402_and_changes_nothing_in_the_balance(gateway, balance):
+def test_uncovered_debit_is_402_and_changes_nothing_in_the_balance(quadcode, balance):
     # contract: 402 "Insufficient funds."
-    response = gateway.debit(*ids(balance), body("100.01"))
+    response = quadcode.debit(*ids(balance), body("100.01"))
     assert response.status_code == 402
     assert response.json()["error"] == "insufficient_funds"
     assert set(response.json()) == ERROR_KEYS
@@ -94,16 +93,16 @@ def test_uncovered_debit_is_402_and_changes_nothing_in_the_balance(gateway, bala
     assert not LedgerEntry.objects.filter(kind="debit").exists()
 
 
-def test_debit_of_the_whole_balance_leaves_zero(gateway, balance):
-    response = gateway.debit(*ids(balance), body("100.00"))
+def test_debit_of_the_whole_balance_leaves_zero(quadcode, balance):
+    response = quadcode.debit(*ids(balance), body("100.00"))
     assert response.status_code == 201
     assert response.json()["balance_current_amount"] == "0.00"
 
 
-# --- rule 4: 404 ----------------------------------------------------------------------------
+# --- the "lookup" rule: 404 ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("operation", ["get", "debit", "credit"])
-def test_unknown_customer_unknown_balance_and_someone_elses_balance_are_404(gateway, balance, make_balance,
+def test_unknown_customer_unknown_balance_and_someone_elses_balance_are_404(quadcode, balance, make_balance,
                                                                             operation):
     # contract: 404 "The customer or the balance is not found."
     other = make_balance()
@@ -113,40 +112,45 @@ def test_unknown_customer_unknown_balance_and_someone_elses_balance_are_404(gate
     before = ledger_snapshot()
     for customer_id, balance_id in cases:
         if operation == "get":
-            response = gateway.get_balance(customer_id, balance_id)
+            response = quadcode.get_balance(customer_id, balance_id)
         else:
-            response = gateway.post(customer_id, balance_id, operation, body())
+            response = quadcode.post(customer_id, balance_id, operation, body())
         assert response.status_code == 404, (customer_id, balance_id, response.content)
         assert response.json()["error"] == "balance_not_found"
     assert ledger_snapshot() == before
 
 
-# --- rule 5: blocked customers --------------------------------------------------------------
+# --- the "blocked" rule: 451 ---------------------------------------------------------------
 
-def test_blocked_customer_gets_451_on_get_and_debit_but_credits_still_settle(gateway, balance):
-    # contract: 451 "The customer is not allowed access."
+def test_blocked_customer_gets_451_on_get_and_debit_but_credits_still_settle(quadcode, balance):
+    # contract: 451 "The customer may not use the service (blocked)."
     customer_block(customer_id=balance.customer.customer_id)
-    get = gateway.get_balance(*ids(balance))
-    debit = gateway.debit(*ids(balance), body("1.00"))
+    before = ledger_snapshot()
+    get = quadcode.get_balance(*ids(balance))
+    debit = quadcode.debit(*ids(balance), body("1.00"))
     assert (get.status_code, debit.status_code) == (451, 451)
-    assert get.json()["error"] == debit.json()["error"] == "customer_blocked"
-    credit = gateway.credit(*ids(balance), body("5.00"))
+    assert get.json() == debit.json() == {"error": "customer_blocked", "message": "The customer is not allowed access."}
+    assert ledger_snapshot() == before  # the refused debit claimed no request_id and moved nothing
+    credit = quadcode.credit(*ids(balance), body("5.00"))
     assert credit.status_code == 201
     assert credit.json()["balance_current_amount"] == "105.00"
 
 
-def test_blocked_wins_over_insufficient_funds(gateway, balance):
+def test_blocked_wins_over_insufficient_funds(quadcode, balance):
     customer_block(customer_id=balance.customer.customer_id)
-    assert gateway.debit(*ids(balance), body("1000.00")).status_code == 451
+    before = ledger_snapshot()
+    response = quadcode.debit(*ids(balance), body("1000.00"))
+    assert (response.status_code, response.json()["error"]) == (451, "customer_blocked")
+    assert ledger_snapshot() == before
 
 
-def test_unblocked_customer_trades_again(gateway, balance):
+def test_unblocked_customer_trades_again(quadcode, balance):
     customer_block(customer_id=balance.customer.customer_id)
     customer_block(customer_id=balance.customer.customer_id, blocked=False)
-    assert gateway.debit(*ids(balance), body("1.00")).status_code == 201
+    assert quadcode.debit(*ids(balance), body("1.00")).status_code == 201
 
 
-# --- rule 3: bodies -------------------------------------------------------------------------
+# --- the "body" rule: 400 -------------------------------------------------------------------
 
 def _without(field):
     result = body()
@@ -191,11 +195,11 @@ BAD_BODIES = {
 
 
 @pytest.mark.parametrize("case", list(BAD_BODIES))
-def test_bad_debit_bodies_are_400_with_a_stable_code_and_change_nothing(gateway, balance, case):
+def test_bad_debit_bodies_are_400_with_a_stable_code_and_change_nothing(quadcode, balance, case):
     # contract: 400 "Bad request."
     payload, code = BAD_BODIES[case]
     before = ledger_snapshot()
-    response = gateway.debit(*ids(balance), payload)
+    response = quadcode.debit(*ids(balance), payload)
     assert response.status_code == 400, response.content
     assert response.json()["error"] == code
     assert set(response.json()) == ERROR_KEYS
@@ -218,112 +222,120 @@ RAW_BODIES = {
 
 
 @pytest.mark.parametrize("case", list(RAW_BODIES))
-def test_malformed_json_is_a_clear_4xx_and_changes_nothing(gateway, balance, case):
+def test_malformed_json_is_a_clear_4xx_and_changes_nothing(quadcode, balance, case):
     before = ledger_snapshot()
-    response = gateway.credit(*ids(balance), None, raw=RAW_BODIES[case])
+    response = quadcode.credit(*ids(balance), None, raw=RAW_BODIES[case])
     assert response.status_code == 400, response.content
     assert set(response.json()) == ERROR_KEYS
     assert ledger_snapshot() == before
 
 
-def test_an_oversized_body_is_a_400_payload_too_large(gateway, balance):
+def test_an_oversized_body_is_a_400_payload_too_large(quadcode, balance):
     # contract: 400 "Bad request." is the only status it documents for bad input
-    response = gateway.credit(*ids(balance), body(comment="c" * 9000))
+    response = quadcode.credit(*ids(balance), body(comment="c" * 9000))
     assert response.status_code == 400
     assert response.json()["error"] == "payload_too_large"
 
 
-def test_a_body_that_is_not_json_is_a_400_unsupported_media_type(gateway, balance):
-    response = gateway.credit(*ids(balance), None, raw=b"request_id=1", content_type="application/x-www-form-urlencoded")
+def test_a_body_that_is_not_json_is_a_400_unsupported_media_type(quadcode, balance):
+    response = quadcode.credit(*ids(balance), None, raw=b"request_id=1",
+                               content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_media_type"
 
 
-def test_unknown_fields_are_ignored_for_forward_compatibility(gateway, balance):
-    response = gateway.credit(*ids(balance), body("1.00", operation_id=7, extra={"nested": [1, 2]}))
+def test_unknown_fields_are_ignored_for_forward_compatibility(quadcode, balance):
+    response = quadcode.credit(*ids(balance), body("1.00", operation_id=7, extra={"nested": [1, 2]}))
     assert response.status_code == 201
 
 
-def test_force_on_a_credit_is_ignored(gateway, balance):
-    assert gateway.credit(*ids(balance), body("1.00", force="whatever")).status_code == 201
+def test_force_on_a_credit_is_ignored(quadcode, balance):
+    assert quadcode.credit(*ids(balance), body("1.00", force="whatever")).status_code == 201
 
 
-def test_trailing_zeros_beyond_the_minor_units_are_the_same_exact_amount(gateway, balance):
-    response = gateway.debit(*ids(balance), body("1.500"))
+def test_trailing_zeros_beyond_the_minor_units_are_the_same_exact_amount(quadcode, balance):
+    response = quadcode.debit(*ids(balance), body("1.500"))
     assert response.status_code == 201
     assert response.json()["amount"] == "1.50"
 
 
 # --- the order of the rules -----------------------------------------------------------------
 
-def test_rule_order_ip_then_token_then_body_then_404(gateway, balance):
+def test_rules_in_order_ip_allowlist_token_body_lookup(quadcode, balance):
     bad = {"amount": "x"}
-    assert gateway.debit("nobody", "nothing", bad, token="bad", REMOTE_ADDR="203.0.113.1").status_code == 403
-    assert gateway.debit("nobody", "nothing", bad, token="bad").status_code == 401
-    assert gateway.debit("nobody", "nothing", bad).status_code == 400
-    assert gateway.debit("nobody", "nothing", body()).status_code == 404
+    assert quadcode.debit("nobody", "nothing", bad, token="bad", REMOTE_ADDR="203.0.113.1").status_code == 403
+    assert quadcode.debit("nobody", "nothing", bad, token="bad").status_code == 401
+    assert quadcode.debit("nobody", "nothing", bad).status_code == 400
+    assert quadcode.debit("nobody", "nothing", body()).status_code == 404
 
 
-def test_rule_order_404_before_451_before_402(gateway, balance, make_balance):
+def test_rules_in_order_lookup_blocked_funds(quadcode, balance, make_balance):
     customer_block(customer_id=balance.customer.customer_id)
-    assert gateway.debit(balance.customer.customer_id, "nothing", body("1000.00")).status_code == 404
-    assert gateway.debit(*ids(balance), body("1000.00")).status_code == 451
+    before = ledger_snapshot()
+    unknown = quadcode.debit(balance.customer.customer_id, "nothing", body("1000.00"))
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "balance_not_found")
+    blocked = quadcode.debit(*ids(balance), body("1000.00"))
+    assert (blocked.status_code, blocked.json()["error"]) == (451, "customer_blocked")
+    assert ledger_snapshot() == before
 
 
 # --- HTTP-level edges -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "GET"])
-def test_wrong_methods_are_405_json(gateway, balance, method):
-    response = gateway.client.generic(method, f"/v1/customers/{balance.customer.customer_id}/balances/"
+def test_wrong_methods_are_405_json(quadcode, balance, method):
+    response = quadcode.client.generic(method, f"/v1/customers/{balance.customer.customer_id}/balances/"
                                               f"{balance.balance_id}/debit",
-                                      HTTP_AUTHORIZATION=f"Bearer {gateway.mint()}")
+                                      HTTP_AUTHORIZATION=f"Bearer {quadcode.mint()}")
     assert response.status_code == 405
     assert response.json()["error"] == "method_not_allowed"
 
 
-def test_unknown_paths_are_json_404(gateway):
-    response = gateway.client.get("/v1/nothing/here")
+def test_unknown_paths_are_json_404(quadcode):
+    response = quadcode.client.get("/v1/nothing/here")
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
 
 
-def test_any_accept_header_still_gets_json(gateway, balance):
-    response = gateway.get_balance(*ids(balance), HTTP_ACCEPT="text/html")
+def test_any_accept_header_still_gets_json(quadcode, balance):
+    response = quadcode.get_balance(*ids(balance), HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
 
 
-def test_a_bad_host_header_on_the_api_is_a_json_400(gateway, balance):
-    response = gateway.get_balance(*ids(balance), HTTP_HOST="evil.example")
+def test_a_bad_host_header_on_the_api_is_a_json_400(quadcode, balance):
+    response = quadcode.get_balance(*ids(balance), HTTP_HOST="evil.example")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
 
 
-def test_nothing_about_a_balance_leaks_in_404(gateway, balance):
-    a = gateway.get_balance("nobody", balance.balance_id).json()
-    b = gateway.get_balance(balance.customer.customer_id, "nothing").json()
+def test_nothing_about_a_balance_leaks_in_404(quadcode, balance):
+    a = quadcode.get_balance("nobody", balance.balance_id).json()
+    b = quadcode.get_balance(balance.customer.customer_id, "nothing").json()
     assert a == b
 
 
-def test_a_non_utf8_charset_is_400(gateway, balance):
-    response = gateway.credit(*ids(balance), body(), content_type="application/json; charset=latin-1")
+def test_a_non_utf8_charset_is_400(quadcode, balance):
+    response = quadcode.credit(*ids(balance), body(), content_type="application/json; charset=latin-1")
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_media_type"
 
 
-def test_options_is_405_not_a_metadata_page(gateway, balance):
-    response = gateway.client.options(f"/v1/customers/{balance.customer.customer_id}/balances/{balance.balance_id}",
-                                      HTTP_AUTHORIZATION=f"Bearer {gateway.mint()}")
+def test_options_is_405_not_a_metadata_page(quadcode, balance):
+    response = quadcode.client.options(f"/v1/customers/{balance.customer.customer_id}/balances/{balance.balance_id}",
+                                      HTTP_AUTHORIZATION=f"Bearer {quadcode.mint()}")
     assert response.status_code == 405
     assert response["Allow"] == "GET, HEAD"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_unreachable_database_is_a_503_with_retry_after(gateway, balance):
+def test_an_unreachable_database_is_a_503_with_retry_after(quadcode, balance, caplog):
     from tests.conftest import database_down
 
-    with database_down():
-        response = gateway.debit(*ids(balance), body())
+    before = ledger_snapshot()
+    with database_down(), caplog.at_level(logging.ERROR, logger="b2b_server.error_handlers"):
+        response = quadcode.debit(*ids(balance), body())
     assert response.status_code == 503
     assert response["Retry-After"] == "1"
     assert response.json()["error"] == "service_unavailable"
+    assert any(record.getMessage().startswith("database unavailable:") for record in caplog.records)
+    assert ledger_snapshot() == before

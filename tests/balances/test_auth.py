@@ -1,5 +1,6 @@
-"""Rule 2: ES256 tokens (../shared/contract/README.md, "Server to server requests authorization":
-ES256; iss "qc" for Quadcode; aud = the environment; iat; exp within 10 minutes of issue)."""
+"""The "token" rule: ES256 tokens, as the contract's README says ("Server to server requests
+authorization": ES256; iss "qc" for Quadcode; aud = the environment; iat; exp within 10 minutes
+of issue)."""
 
 import base64
 import json
@@ -7,8 +8,9 @@ import time
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.conftest import ledger_snapshot, body
+from tests.conftest import body, ids, ledger_snapshot
 
 
 @pytest.fixture
@@ -24,14 +26,14 @@ def _forge(header: dict, claims: dict, signature: bytes = b"sig") -> str:
     return ".".join([_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()), _b64(signature)])
 
 
-def test_a_valid_token_reads_the_balance(gateway, balance):
-    response = gateway.get_balance(balance.customer.customer_id, balance.balance_id)
+def test_a_valid_token_reads_the_balance(quadcode, balance):
+    response = quadcode.get_balance(balance.customer.customer_id, balance.balance_id)
     assert response.status_code == 200
     assert response.json()["amount"] == "50.00"
 
 
-def test_a_token_signed_with_the_second_configured_key_is_accepted(gateway, mint, balance):
-    response = gateway.get_balance(balance.customer.customer_id, balance.balance_id, token=mint(key="rotated"))
+def test_a_token_signed_with_the_second_configured_key_is_accepted(quadcode, mint, balance):
+    response = quadcode.get_balance(balance.customer.customer_id, balance.balance_id, token=mint(key="rotated"))
     assert response.status_code == 200
 
 
@@ -59,10 +61,7 @@ BAD_TOKENS = {
     "iat as a boolean": lambda mint: mint(iat=True),
     "not yet valid (nbf)": lambda mint: mint(nbf=now() + 200),
     "ES384 signature": lambda mint: jwt.encode({"iss": "qc", "aud": "sandbox", "iat": now(), "exp": now() + 60},
-                                               __import__("cryptography.hazmat.primitives.asymmetric.ec", fromlist=["ec"])
-                                               .generate_private_key(__import__("cryptography.hazmat.primitives.asymmetric.ec",
-                                                                                fromlist=["ec"]).SECP384R1()),
-                                               algorithm="ES384"),
+                                               ec.generate_private_key(ec.SECP384R1()), algorithm="ES384"),
     "alg none": lambda mint: _forge({"alg": "none", "typ": "JWT"},
                                     {"iss": "qc", "aud": "sandbox", "iat": now(), "exp": now() + 60}, b""),
     "garbage": lambda mint: "not-a-token",
@@ -83,10 +82,10 @@ BAD_TOKENS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_TOKENS))
-def test_every_bad_token_is_401_with_www_authenticate_and_changes_nothing(gateway, mint, balance, case):
+def test_every_bad_token_is_401_with_www_authenticate_and_changes_nothing(quadcode, mint, balance, case):
     token = BAD_TOKENS[case](mint)
     before = ledger_snapshot()
-    response = gateway.debit(balance.customer.customer_id, balance.balance_id, body(), token=token)
+    response = quadcode.debit(balance.customer.customer_id, balance.balance_id, body(), token=token)
     assert response.status_code == 401, response.content
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert response.json()["error"] == "unauthorized"
@@ -94,7 +93,7 @@ def test_every_bad_token_is_401_with_www_authenticate_and_changes_nothing(gatewa
     assert ledger_snapshot() == before
 
 
-def test_hs256_signed_with_the_public_key_as_secret_is_refused(gateway, key_dir, balance):
+def test_hs256_signed_with_the_public_key_as_secret_is_refused(quadcode, key_dir, balance):
     # The classic algorithm-confusion attack: HMAC keyed with the (public) verification key.
     public_pem = (key_dir / "quadcode-public.pem").read_bytes()
     header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
@@ -102,62 +101,62 @@ def test_hs256_signed_with_the_public_key_as_secret_is_refused(gateway, key_dir,
     import hashlib
     import hmac
     signature = _b64(hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest())
-    response = gateway.get_balance(balance.customer.customer_id, balance.balance_id, token=f"{header}.{payload}.{signature}")
+    response = quadcode.get_balance(*ids(balance), token=f"{header}.{payload}.{signature}")
     assert response.status_code == 401
 
 
 @pytest.mark.parametrize("authorization", ["", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Token abc", "bearer"])
-def test_missing_or_non_bearer_authorization_is_401(gateway, balance, authorization):
-    response = gateway.get_balance(balance.customer.customer_id, balance.balance_id, token=False,
+def test_missing_or_non_bearer_authorization_is_401(quadcode, balance, authorization):
+    response = quadcode.get_balance(balance.customer.customer_id, balance.balance_id, token=False,
                                    HTTP_AUTHORIZATION=authorization)
     assert response.status_code == 401
     assert "WWW-Authenticate" in response.headers
 
 
-def test_no_authorization_header_at_all_is_401(gateway, balance):
-    response = gateway.get_balance(balance.customer.customer_id, balance.balance_id, token=False)
+def test_no_authorization_header_at_all_is_401(quadcode, balance):
+    response = quadcode.get_balance(balance.customer.customer_id, balance.balance_id, token=False)
     assert response.status_code == 401
 
 
-def test_leeway_tolerates_a_clock_30_seconds_ahead(gateway, mint, balance):
-    response = gateway.get_balance(balance.customer.customer_id, balance.balance_id,
+def test_leeway_tolerates_a_clock_30_seconds_ahead(quadcode, mint, balance):
+    response = quadcode.get_balance(balance.customer.customer_id, balance.balance_id,
                                    token=mint(iat=now() + 20, exp=now() + 300))
     assert response.status_code == 200
 
 
-def test_production_tokens_pass_only_in_production(gateway, mint, balance, settings):
+def test_production_tokens_pass_only_in_production(quadcode, mint, balance, settings):
     settings.B2B_ENVIRONMENT = "production"
-    ids = balance.customer.customer_id, balance.balance_id
-    assert gateway.get_balance(*ids, token=mint(aud="production")).status_code == 200
-    assert gateway.get_balance(*ids, token=mint(aud="sandbox")).status_code == 401
+    path_ids = ids(balance)
+    assert quadcode.get_balance(*path_ids, token=mint(aud="production")).status_code == 200
+    assert quadcode.get_balance(*path_ids, token=mint(aud="sandbox")).status_code == 401
 
 
-def test_a_custom_issuer_is_matched_exactly(gateway, mint, balance, settings):
+def test_a_custom_issuer_is_matched_exactly(quadcode, mint, balance, settings):
     settings.QUADCODE_JWT_ISSUER = "qc-eu"
-    ids = balance.customer.customer_id, balance.balance_id
-    assert gateway.get_balance(*ids, token=mint(iss="qc-eu")).status_code == 200
-    assert gateway.get_balance(*ids, token=mint(iss="qc")).status_code == 401
+    path_ids = ids(balance)
+    assert quadcode.get_balance(*path_ids, token=mint(iss="qc-eu")).status_code == 200
+    assert quadcode.get_balance(*path_ids, token=mint(iss="qc")).status_code == 401
 
 
-def test_no_configured_key_refuses_every_token(gateway, balance, settings):
+def test_no_configured_key_refuses_every_token(quadcode, balance, settings):
     settings.QUADCODE_PUBLIC_KEY_FILES = []
-    assert gateway.get_balance(balance.customer.customer_id, balance.balance_id).status_code == 401
+    assert quadcode.get_balance(balance.customer.customer_id, balance.balance_id).status_code == 401
 
 
-def test_a_removed_key_stops_verifying(gateway, mint, balance, settings, key_dir):
+def test_a_removed_key_stops_verifying(quadcode, mint, balance, settings, key_dir):
     settings.QUADCODE_PUBLIC_KEY_FILES = [str(key_dir / "quadcode-public.pem")]
-    assert gateway.get_balance(balance.customer.customer_id, balance.balance_id,
+    assert quadcode.get_balance(balance.customer.customer_id, balance.balance_id,
                                token=mint(key="rotated")).status_code == 401
 
 
-def test_a_token_verified_once_still_expires_on_time(gateway, mint, balance, monkeypatch):
+def test_a_token_verified_once_still_expires_on_time(quadcode, mint, balance, monkeypatch):
     # Verification results are cached per token; the clock checks are not.
     token = mint(iat=now(), exp=now() + 60)
-    ids = balance.customer.customer_id, balance.balance_id
-    assert gateway.get_balance(*ids, token=token).status_code == 200
+    path_ids = ids(balance)
+    assert quadcode.get_balance(*path_ids, token=token).status_code == 200
     import balances.auth
     later = now() + 120
     monkeypatch.setattr(balances.auth.time, "time", lambda: later)
-    response = gateway.get_balance(*ids, token=token)
+    response = quadcode.get_balance(*path_ids, token=token)
     assert response.status_code == 401
     assert "expired" in response.json()["message"]

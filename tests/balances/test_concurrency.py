@@ -14,7 +14,7 @@ from b2b_server.errors import DomainError
 from balances import services
 from balances.models import Balance, LedgerEntry, Operation
 from balances.selectors import ledger_verify
-from tests.conftest import GatewayClient, body, new_id
+from tests.conftest import QuadcodeCaller, body, ids, new_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -109,11 +109,10 @@ def test_parallel_mixed_debits_and_credits_lose_no_update(balance):
 
 def test_parallel_duplicates_over_http_apply_once(balance, mint):
     payload = body("25.00", request_id=new_id("http-dup"))
-    ids = balance.customer.customer_id, balance.balance_id
     token = mint()
 
     def call(i):
-        response = GatewayClient(mint).debit(*ids, payload, token=token)
+        response = QuadcodeCaller(mint).debit(*ids(balance), payload, token=token)
         return response.status_code, response.content
 
     results = run_parallel(8, call)

@@ -5,7 +5,7 @@ import pytest
 
 from balances.models import LedgerEntry, Operation
 from customers.services import customer_block
-from tests.conftest import body, ledger_snapshot
+from tests.conftest import body, ids, ledger_snapshot
 
 
 @pytest.fixture
@@ -13,16 +13,13 @@ def balance(make_balance, ledger_path):
     return make_balance("100.00")
 
 
-def ids(balance):
-    return balance.customer.customer_id, balance.balance_id
-
 
 @pytest.mark.parametrize("operation", ["debit", "credit"])
-def test_replayed_request_id_returns_original_response_and_posts_once(gateway, balance, operation):
+def test_replayed_request_id_returns_original_response_and_posts_once(quadcode, balance, operation):
     payload = body("12.34")
-    first = gateway.post(*ids(balance), operation, payload)
+    first = quadcode.post(*ids(balance), operation, payload)
     after_first = ledger_snapshot()
-    replays = [gateway.post(*ids(balance), operation, payload) for _ in range(3)]
+    replays = [quadcode.post(*ids(balance), operation, payload) for _ in range(3)]
     assert first.status_code == 201
     for replay in replays:
         assert replay.status_code == 201
@@ -32,46 +29,46 @@ def test_replayed_request_id_returns_original_response_and_posts_once(gateway, b
     assert LedgerEntry.objects.filter(operation__request_id=payload["request_id"]).count() == 1
 
 
-def test_a_replay_with_another_comment_is_still_the_same_request(gateway, balance):
+def test_a_replay_with_another_comment_is_still_the_same_request(quadcode, balance):
     payload = body("1.00")
-    first = gateway.debit(*ids(balance), payload)
-    replay = gateway.debit(*ids(balance), {**payload, "comment": "retried"})
+    first = quadcode.debit(*ids(balance), payload)
+    replay = quadcode.debit(*ids(balance), {**payload, "comment": "retried"})
     assert replay.content == first.content
 
 
-def test_a_replay_with_the_same_amount_written_differently_is_the_same_request(gateway, balance):
+def test_a_replay_with_the_same_amount_written_differently_is_the_same_request(quadcode, balance):
     payload = body("5.5")
-    first = gateway.debit(*ids(balance), payload)
-    replay = gateway.debit(*ids(balance), {**payload, "amount": "5.50"})
+    first = quadcode.debit(*ids(balance), payload)
+    replay = quadcode.debit(*ids(balance), {**payload, "amount": "5.50"})
     assert replay.status_code == 201 and replay.content == first.content
 
 
-def test_a_declined_debit_is_remembered_even_after_funds_arrive(gateway, balance):
+def test_a_declined_debit_is_remembered_even_after_funds_arrive(quadcode, balance):
     payload = body("150.00")
-    first = gateway.debit(*ids(balance), payload)
+    first = quadcode.debit(*ids(balance), payload)
     assert first.status_code == 402
-    assert gateway.credit(*ids(balance), body("100.00")).status_code == 201
-    replay = gateway.debit(*ids(balance), payload)
+    assert quadcode.credit(*ids(balance), body("100.00")).status_code == 201
+    replay = quadcode.debit(*ids(balance), payload)
     assert replay.status_code == 402
     assert replay.content == first.content
     assert not LedgerEntry.objects.filter(operation__request_id=payload["request_id"]).exists()
 
 
-def test_a_replayed_force_debit_returns_its_original_realized_amount(gateway, balance):
+def test_a_replayed_force_debit_returns_its_original_realized_amount(quadcode, balance):
     payload = body("300.00", force=True)
-    first = gateway.debit(*ids(balance), payload)
+    first = quadcode.debit(*ids(balance), payload)
     assert first.json()["realized_amount"] == "100.00"
-    gateway.credit(*ids(balance), body("500.00"))
-    replay = gateway.debit(*ids(balance), payload)
+    quadcode.credit(*ids(balance), body("500.00"))
+    replay = quadcode.debit(*ids(balance), payload)
     assert replay.content == first.content
 
 
-def test_a_debit_applied_before_a_block_is_still_answered_on_retry(gateway, balance):
+def test_a_debit_applied_before_a_block_is_still_answered_on_retry(quadcode, balance):
     # Money already left the balance; answering 451 now would make the platform think it did not.
     payload = body("10.00")
-    first = gateway.debit(*ids(balance), payload)
+    first = quadcode.debit(*ids(balance), payload)
     customer_block(customer_id=balance.customer.customer_id)
-    replay = gateway.debit(*ids(balance), payload)
+    replay = quadcode.debit(*ids(balance), payload)
     assert replay.status_code == 201
     assert replay.content == first.content
 
@@ -83,37 +80,37 @@ CHANGES = {
 
 
 @pytest.mark.parametrize("change", list(CHANGES))
-def test_same_request_id_with_a_different_debit_is_409_and_applies_nothing(gateway, balance, change):
+def test_same_request_id_with_a_different_debit_is_409_and_applies_nothing(quadcode, balance, change):
     payload = body("10.00")
-    gateway.debit(*ids(balance), payload)
+    quadcode.debit(*ids(balance), payload)
     before = ledger_snapshot()
-    response = gateway.debit(*ids(balance), CHANGES[change](payload))
+    response = quadcode.debit(*ids(balance), CHANGES[change](payload))
     assert response.status_code == 409
     assert response.json() == {"error": "request_id_conflict", "message": response.json()["message"]}
     assert ledger_snapshot() == before
 
 
-def test_same_request_id_for_a_credit_after_a_debit_is_409(gateway, balance):
+def test_same_request_id_for_a_credit_after_a_debit_is_409(quadcode, balance):
     payload = body("10.00")
-    gateway.debit(*ids(balance), payload)
+    quadcode.debit(*ids(balance), payload)
     before = ledger_snapshot()
-    assert gateway.credit(*ids(balance), payload).status_code == 409
+    assert quadcode.credit(*ids(balance), payload).status_code == 409
     assert ledger_snapshot() == before
 
 
-def test_same_request_id_on_another_balance_or_customer_is_409(gateway, balance, make_balance):
+def test_same_request_id_on_another_balance_or_customer_is_409(quadcode, balance, make_balance):
     payload = body("10.00")
-    gateway.debit(*ids(balance), payload)
+    quadcode.debit(*ids(balance), payload)
     same_customer = make_balance("100.00", customer=balance.customer)
     other_customer = make_balance("100.00")
     before = ledger_snapshot()
-    assert gateway.debit(*ids(same_customer), payload).status_code == 409
-    assert gateway.debit(*ids(other_customer), payload).status_code == 409
+    assert quadcode.debit(*ids(same_customer), payload).status_code == 409
+    assert quadcode.debit(*ids(other_customer), payload).status_code == 409
     assert ledger_snapshot() == before
 
 
-def test_same_request_id_after_a_decline_with_another_amount_is_409(gateway, balance):
+def test_same_request_id_after_a_decline_with_another_amount_is_409(quadcode, balance):
     payload = body("500.00")
-    assert gateway.debit(*ids(balance), payload).status_code == 402
-    assert gateway.debit(*ids(balance), {**payload, "amount": "5.00"}).status_code == 409
+    assert quadcode.debit(*ids(balance), payload).status_code == 402
+    assert quadcode.debit(*ids(balance), {**payload, "amount": "5.00"}).status_code == 409
     assert Operation.objects.filter(request_id=payload["request_id"]).count() == 1

@@ -15,9 +15,11 @@ import pytest
 import redis
 from django.core.exceptions import ImproperlyConfigured
 
-from b2b_server.ratelimit import SharedLimit, rate_parse, shared_limits_reset
+from b2b_server.env import rate_parse
+from b2b_server.ratelimit import SharedLimit, shared_limits_reset
 from balances.models import Operation
-from tests.conftest import TEST_REDIS_URL as REDIS_URL, body, ledger_snapshot, needs_redis
+from tests.conftest import TEST_REDIS_URL as REDIS_URL
+from tests.conftest import body, ids, ledger_snapshot, needs_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,20 +31,17 @@ def fresh_limiters():
     shared_limits_reset()
 
 
-def ids(balance):
-    return balance.customer.customer_id, balance.balance_id
 
-
-def test_past_the_rate_a_customer_gets_429_with_retry_after_and_nothing_is_applied(gateway, make_balance, settings):
+def test_past_the_rate_a_customer_gets_429_with_retry_after_and_nothing_is_applied(quadcode, make_balance, settings):
     settings.B2B_API_RATE_PER_CUSTOMER = "3/day"
     balance = make_balance("100.00")
-    statuses = [gateway.get_balance(*ids(balance)).status_code,
-                gateway.debit(*ids(balance), body("10.00")).status_code,
-                gateway.credit(*ids(balance), body("5.00")).status_code]
+    statuses = [quadcode.get_balance(*ids(balance)).status_code,
+                quadcode.debit(*ids(balance), body("10.00")).status_code,
+                quadcode.credit(*ids(balance), body("5.00")).status_code]
     assert statuses == [200, 201, 201]
     before = ledger_snapshot()
 
-    refused = gateway.debit(*ids(balance), body("10.00", request_id="over-the-limit"))
+    refused = quadcode.debit(*ids(balance), body("10.00", request_id="over-the-limit"))
 
     assert refused.status_code == 429
     assert refused.json()["error"] == "rate_limited" and refused.json()["message"]
@@ -53,47 +52,47 @@ def test_past_the_rate_a_customer_gets_429_with_retry_after_and_nothing_is_appli
     assert balance.amount == Decimal("95.00")
 
 
-def test_the_limit_is_per_customer(gateway, make_balance, settings):
+def test_the_limit_is_per_customer(quadcode, make_balance, settings):
     settings.B2B_API_RATE_PER_CUSTOMER = "2/day"
     busy, quiet = make_balance(), make_balance()
-    assert [gateway.get_balance(*ids(busy)).status_code for _ in range(3)] == [200, 200, 429]
-    assert gateway.get_balance(*ids(quiet)).status_code == 200
+    assert [quadcode.get_balance(*ids(busy)).status_code for _ in range(3)] == [200, 200, 429]
+    assert quadcode.get_balance(*ids(quiet)).status_code == 200
 
 
-def test_calls_refused_for_their_token_do_not_use_up_the_customers_budget(gateway, make_balance, settings, mint):
+def test_calls_refused_for_their_token_do_not_use_up_the_customers_budget(quadcode, make_balance, settings, mint):
     settings.B2B_API_RATE_PER_CUSTOMER = "2/day"
     balance = make_balance()
     forged = mint(key="stranger")
-    assert {gateway.get_balance(*ids(balance), token=forged).status_code for _ in range(5)} == {401}
-    assert [gateway.get_balance(*ids(balance)).status_code for _ in range(3)] == [200, 200, 429]
+    assert {quadcode.get_balance(*ids(balance), token=forged).status_code for _ in range(5)} == {401}
+    assert [quadcode.get_balance(*ids(balance)).status_code for _ in range(3)] == [200, 200, 429]
 
 
-def test_a_refused_call_does_not_use_up_budget_so_the_limit_is_a_rate_not_a_ban(gateway, make_balance, settings):
+def test_a_refused_call_does_not_use_up_budget_so_the_limit_is_a_rate_not_a_ban(quadcode, make_balance, settings):
     settings.B2B_API_RATE_PER_CUSTOMER = "2/second"
     balance = make_balance()
     time.sleep(1 - time.time() % 1 + 0.01)  # at the start of a window: all six calls fall in it
-    first = [gateway.get_balance(*ids(balance)).status_code for _ in range(6)]
+    first = [quadcode.get_balance(*ids(balance)).status_code for _ in range(6)]
     assert first == [200, 200, 429, 429, 429, 429]
-    assert int(gateway.get_balance(*ids(balance))["Retry-After"]) == 1
+    assert int(quadcode.get_balance(*ids(balance))["Retry-After"]) == 1
     time.sleep(1.05)  # the next window: the hammering above has left no debt
-    assert [gateway.get_balance(*ids(balance)).status_code for _ in range(3)] == [200, 200, 429]
+    assert [quadcode.get_balance(*ids(balance)).status_code for _ in range(3)] == [200, 200, 429]
 
 
-def test_an_empty_rate_turns_the_limit_off(gateway, make_balance, settings):
+def test_an_empty_rate_turns_the_limit_off(quadcode, make_balance, settings):
     settings.B2B_API_RATE_PER_CUSTOMER = ""
     balance = make_balance()
-    assert {gateway.get_balance(*ids(balance)).status_code for _ in range(30)} == {200}
+    assert {quadcode.get_balance(*ids(balance)).status_code for _ in range(30)} == {200}
 
 
-def test_with_redis_down_money_keeps_moving_and_each_process_counts_on_its_own(gateway, make_balance, settings,
+def test_with_redis_down_money_keeps_moving_and_each_process_counts_on_its_own(quadcode, make_balance, settings,
                                                                                caplog):
     settings.B2B_API_RATE_PER_CUSTOMER = "3/day"
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     balance = make_balance("100.00")
     with caplog.at_level(logging.ERROR, logger="b2b_server.ratelimit"):
-        statuses = [gateway.debit(*ids(balance), body("1.00")).status_code for _ in range(2)]
+        statuses = [quadcode.debit(*ids(balance), body("1.00")).status_code for _ in range(2)]
         time.sleep(0.3)  # the flusher has tried Redis (and found it down) meanwhile
-        statuses += [gateway.debit(*ids(balance), body("1.00")).status_code for _ in range(2)]
+        statuses += [quadcode.debit(*ids(balance), body("1.00")).status_code for _ in range(2)]
     # no request waited for Redis or failed for it; the process still counts its own calls
     assert statuses == [201, 201, 201, 429]
     balance.refresh_from_db()
@@ -169,13 +168,17 @@ def test_redis_holds_one_counter_per_key_and_window_that_expires(two_processes):
 
 
 @pytest.mark.parametrize("rate, expected", [("1200/minute", (1200, 60)), ("20/second", (20, 1)), ("5/day", (5, 86400)),
-                                            ("20/m", (20, 60)), ("100/5m", (100, 300)), ("7 / hour", (7, 3600))])
-def test_rates_are_written_count_slash_period(rate, expected):
+                                            ("20/m", (20, 60)), ("100/5m", (100, 300)), ("3/d", (3, 86400))])
+def test_rates_are_written_count_slash_period_and_mean_the_same_to_every_limiter(rate, expected):
     parsed = rate_parse(rate, setting="X")
     assert (parsed.amount, parsed.period) == expected
+    # the pages' limiter (django-ratelimit) is handed the same rate in its own notation
+    assert parsed.for_django_ratelimit() == f"{expected[0]}/{expected[1]}s"
 
 
-@pytest.mark.parametrize("rate", ["lots", "0/minute", "10/fortnight", "-1/s", "10", "/m", "1e3/m"])
+# Spaces are refused: django-ratelimit cannot read "7 / hour", and one grammar serves both limiters.
+@pytest.mark.parametrize("rate", ["lots", "0/minute", "10/fortnight", "-1/s", "10", "/m", "1e3/m", "7 / hour",
+                                  "10/0m", " 10/m"])
 def test_a_rate_that_does_not_parse_is_refused(rate):
     with pytest.raises(ImproperlyConfigured, match="X="):
         rate_parse(rate, setting="X")

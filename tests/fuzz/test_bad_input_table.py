@@ -77,7 +77,7 @@ def test_the_table_is_large():
 
 
 @pytest.mark.parametrize("name", list(TABLE))
-def test_bad_input_gets_its_status_and_code_and_moves_nothing(gateway, mint, make_balance, name):
+def test_bad_input_gets_its_status_and_code_and_moves_nothing(quadcode, mint, make_balance, name):
     spec = dict(TABLE[name])
     balance = make_balance("100.00")
     customer_id, balance_id = spec["ids"] or (None, None)
@@ -89,7 +89,7 @@ def test_bad_input_gets_its_status_and_code_and_moves_nothing(gateway, mint, mak
     extra.setdefault("HTTP_AUTHORIZATION", f"Bearer {BAD_TOKENS[token_case](mint) if token_case else mint()}")
     before = ledger_snapshot()
     kwargs = {"content_type": spec["content_type"]} if spec["content_type"] else {}
-    response = gateway.client.generic(spec["method"], path, spec["raw"], **kwargs, **extra)
+    response = quadcode.client.generic(spec["method"], path, spec["raw"], **kwargs, **extra)
     report.count("bad-input table", response.status_code)
     assert response.status_code == spec["status"], response.content
     payload = response.json()

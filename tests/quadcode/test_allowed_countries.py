@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from traderoom.models import AllowedCountry
-from traderoom.tasks import allowed_countries_refresh
+from quadcode.models import AllowedCountry
+from quadcode.tasks import allowed_countries_refresh
 
 
 def names(simulator):

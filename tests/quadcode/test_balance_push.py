@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from balances.models import LedgerEntry
-from traderoom.models import GatewayCall
+from quadcode.models import GatewayCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

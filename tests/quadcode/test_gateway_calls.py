@@ -14,8 +14,8 @@ import pytest
 import redis
 from django.db import connection, transaction
 
-from traderoom.models import GatewayCall
-from traderoom.services import customer_block_propagated
+from quadcode.models import GatewayCall
+from quadcode.services import customer_block_propagated
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,16 +153,17 @@ def test_staff_groups_made_by_the_migration(known_customer, client, django_user_
 
     # Transactional tests empty every table afterwards, migration data included: make the
     # groups again with the migration's own function (it is idempotent).
-    importlib.import_module("traderoom.migrations.0002_staff_groups").create_groups(apps, None)
+    importlib.import_module("backoffice.migrations.0001_staff_groups").create_groups(apps, None)
 
     user = django_user_model.objects.create_user(f"{group}-1", password="pw-staff-2026", is_staff=True)
     user.groups.add(Group.objects.get(name=group))
     client.force_login(user)
     for url in ["/admin/customers/customer/", "/admin/balances/balance/", "/admin/balances/ledgerentry/",
-                "/admin/traderoom/gatewaycall/"]:
+                "/admin/quadcode/gatewaycall/"]:
         assert client.get(url, HTTP_HOST="localhost").status_code == 200, url
     client.post("/admin/customers/customer/", {"action": "block", "_selected_action": [known_customer.pk]},
                 HTTP_HOST="localhost")
     known_customer.refresh_from_db()
     assert known_customer.is_blocked is may_block
-    assert client.get(f"/admin/customers/customer/{known_customer.pk}/delete/", HTTP_HOST="localhost").status_code == 403
+    delete_page = client.get(f"/admin/customers/customer/{known_customer.pk}/delete/", HTTP_HOST="localhost")
+    assert delete_page.status_code == 403

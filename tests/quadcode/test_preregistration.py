@@ -5,7 +5,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from traderoom.models import GatewayCall
+from quadcode.models import GatewayCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,7 +31,7 @@ def test_a_pre_registered_customer_takes_one_round_trip(simulator, client):
 def test_409_already_there_counts_as_registered(simulator):
     call_command("create_customer", "pre-2", "--email", "p@example.com", "--country", "FR", "--ip", "198.51.100.7")
     GatewayCall.objects.update(delivered_at=None)
-    from traderoom.services import gateway_call_deliver
+    from quadcode.outbox import gateway_call_deliver
 
     assert gateway_call_deliver(call_id=GatewayCall.objects.get().pk).delivered
     assert names(simulator) == ["customers", "customers"]

@@ -6,7 +6,8 @@ import httpx
 import jwt
 
 from b2b_server.keys import load_es256_private_key
-from traderoom import gateway
+from contract import openapi
+from quadcode import gateway
 
 
 def call(simulator, method, path, payload=None, token=None):
@@ -43,3 +44,16 @@ def test_customers_session_and_block(simulator):
     assert call(simulator, "POST", "/v1/b2b-gateway/customers/sim-1/block").status_code == 200
     assert call(simulator, "POST", "/v1/b2b-gateway/customers/sim-1/session", session).status_code == 418
     assert call(simulator, "POST", "/v1/b2b-gateway/customers/nobody/block").status_code == 404
+
+
+def test_a_payload_missing_what_the_contract_requires_is_a_422_naming_each_field(simulator):
+    # contract/gateway-api.yaml: 422 "Fields are missing or malformed; each is named with a code."
+    spec = openapi.load("margin-draft/gateway-api.yaml")
+    for path, url in [("/v1/b2b-gateway/customers", "/v1/b2b-gateway/customers"),
+                      ("/v1/b2b-gateway/customers/{customer_id}/session", "/v1/b2b-gateway/customers/sim-2/session")]:
+        required = openapi.request_schema(spec, path, "post")["required"]
+        assert len(required) >= 4
+        response = call(simulator, "POST", url, {})
+        assert response.status_code == 422
+        assert response.json() == {name: {"code": "is_required", "message": f"{name} is required"}
+                                   for name in required}

@@ -26,7 +26,7 @@ from balances.models import Operation
 from balances.services import balance_open
 from customers.services import customer_create
 from tests.conftest import new_id, redis_up
-from tests.traderoom.conftest import B2B_ISSUER, ROOT, free_port
+from tests.gateway_peer import B2B_ISSUER, ROOT, free_port
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL_PROCESSES", "redis://127.0.0.1:6379/14")
 
@@ -113,7 +113,7 @@ def test_the_balance_api_limit_per_customer_is_shared_by_the_processes(servers, 
         time.sleep(5 * FLUSH_SECONDS)
 
     assert [status for status, _, _ in answers] == [200] * 5 + [429] * 3
-    for status, headers, content in answers[5:]:
+    for _, headers, content in answers[5:]:
         assert json.loads(content)["error"] == "rate_limited"
         assert 1 <= int(headers["Retry-After"]) <= 24 * 3600
     # a debit past the limit, on either process, is refused and applies nothing
@@ -132,7 +132,8 @@ def test_the_balance_api_limit_per_customer_is_shared_by_the_processes(servers, 
 def _session_cookie(user) -> dict:
     client = Client()
     client.force_login(user)  # a database session, which both servers read
-    return {"Cookie": f"{django_settings.SESSION_COOKIE_NAME}={client.cookies[django_settings.SESSION_COOKIE_NAME].value}"}
+    name = django_settings.SESSION_COOKIE_NAME
+    return {"Cookie": f"{name}={client.cookies[name].value}"}
 
 
 def test_the_trading_room_limits_per_user_and_per_ip_are_shared_by_the_processes(servers, simulator):

@@ -4,7 +4,8 @@ process counts against the same limit."""
 import pytest
 import redis
 
-from tests.conftest import TEST_REDIS_URL as REDIS_URL, needs_redis
+from tests.conftest import TEST_REDIS_URL as REDIS_URL
+from tests.conftest import needs_redis
 
 
 @pytest.fixture
@@ -37,3 +38,19 @@ def test_with_redis_down_the_limits_fail_open_and_say_so(browser_client, setting
         statuses = [browser_client.get("/traderoom/").status_code for _ in range(3)]
     assert statuses == [200, 200, 200]
     assert any("rate limiter unavailable" in r.getMessage() for r in caplog.records)
+
+
+def test_only_the_caches_own_failures_let_a_request_through(browser_client, settings, monkeypatch):
+    """A failure that is not the cache's (here: django-ratelimit refusing a rate it cannot read)
+    is a bug, not an outage: it must not switch the limit off."""
+    import django_ratelimit.core
+
+    from traderoom import views
+
+    def broken(*args, **kwargs):
+        raise ValueError("a rate django-ratelimit cannot read")
+
+    monkeypatch.setattr(views, "is_ratelimited", broken)
+    assert django_ratelimit.core.is_ratelimited is not broken
+    with pytest.raises(ValueError, match="cannot read"):
+        browser_client.get("/traderoom/")

@@ -1,5 +1,5 @@
-"""GET /traderoom/ against the gateway simulator over real HTTP, row by row of the table in the
-issue and the sequence diagrams of ../shared/contract/README.md."""
+"""GET /traderoom/ against the gateway simulator over real HTTP, row by row of the README's table
+(the sequence diagrams of the contract's README; contract/gateway-api.yaml's statuses)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,17 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 def names(calls):
     return [call["name"] for call in calls]
+
+
+def assert_unavailable(response, caplog, *causes: str) -> None:
+    """The README's last row: 503 "Trading is temporarily unavailable" with Retry-After, no
+    traceback, and the cause in the log (every one of `causes` in one logged line)."""
+    text = response.content.decode()
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert "Trading is temporarily unavailable" in text and "Traceback" not in text
+    logged = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert any(all(cause in line for cause in causes) for line in logged), logged
 
 
 def iframe_src(response) -> str:
@@ -57,7 +68,8 @@ def test_defaults_profile_country_english_locale_and_configured_site_domain(brow
     settings.B2B_SITE_DOMAIN = "trade.brand.example"
     browser_client.get("/traderoom/", HTTP_CF_IPCOUNTRY="XX1")  # not a country code: the profile's is used
     session = simulator.calls()[-1]["body"]
-    assert (session["country_code"], session["locale"], session["site_domain"]) == ("DE", "en_US", "trade.brand.example")
+    sent = (session["country_code"], session["locale"], session["site_domain"])
+    assert sent == ("DE", "en_US", "trade.brand.example")
 
 
 def test_a_chosen_balance_is_used_and_another_customers_balance_is_404(browser_client, simulator, trader, make_balance):
@@ -126,43 +138,48 @@ def test_gateway_429_is_a_429_page_with_retry_after(browser_client, simulator):
 @pytest.mark.parametrize("status", [400, 401, 403, 409, 422, 500, 502, 503])
 def test_other_gateway_answers_are_503_and_logged_with_status_and_body(browser_client, simulator, status, caplog):
     simulator.fault("session", status, body={"error": f"upstream-{status}"})
-    with caplog.at_level(logging.ERROR, logger="traderoom.gateway"):
+    with caplog.at_level(logging.ERROR, logger="quadcode.gateway"):
         response = browser_client.get("/traderoom/")
-    assert response.status_code == 503
-    assert "Trading is temporarily unavailable" in response.content.decode()
-    assert "Traceback" not in response.content.decode()
-    assert any(str(status) in record.getMessage() and f"upstream-{status}" in record.getMessage()
-               for record in caplog.records)
+    assert_unavailable(response, caplog, f"answered {status}", f"upstream-{status}")
 
 
-def test_a_failed_customer_creation_is_503(browser_client, simulator):
-    simulator.fault("customers", 500)
-    assert browser_client.get("/traderoom/").status_code == 503
+def test_a_failed_customer_creation_is_503(browser_client, simulator, caplog):
+    simulator.fault("customers", 500, body={"error": "creation-broke"})
+    with caplog.at_level(logging.ERROR, logger="quadcode.gateway"):
+        response = browser_client.get("/traderoom/")
+    assert_unavailable(response, caplog, "POST /v1/b2b-gateway/customers answered 500", "creation-broke")
 
 
-def test_a_slow_gateway_times_out_into_503(browser_client, simulator, settings):
+def test_a_slow_gateway_times_out_into_503(browser_client, simulator, settings, caplog):
     settings.QUADCODE_TIMEOUT = 0.5
     simulator.fault("session", None, delay=2.0)
     started = time.monotonic()
-    response = browser_client.get("/traderoom/")
-    assert response.status_code == 503
+    with caplog.at_level(logging.ERROR, logger="quadcode.gateway"):
+        response = browser_client.get("/traderoom/")
+    assert_unavailable(response, caplog, "/session failed", "ReadTimeout")
     assert time.monotonic() - started < 1.9
 
 
-def test_a_refused_connection_is_503(browser_client, settings):
+def test_a_refused_connection_is_503(browser_client, settings, caplog):
     settings.QUADCODE_API_URL = "http://127.0.0.1:9"
-    assert browser_client.get("/traderoom/").status_code == 503
+    with caplog.at_level(logging.ERROR, logger="quadcode.gateway"):
+        response = browser_client.get("/traderoom/")
+    assert_unavailable(response, caplog, "/session failed", "ConnectError")
 
 
-def test_a_token_the_gateway_cannot_verify_is_503(browser_client, settings, key_dir):
+def test_a_token_the_gateway_cannot_verify_is_503(browser_client, settings, key_dir, caplog):
     settings.B2B_PRIVATE_KEY_FILE = str(key_dir / "stranger-private.pem")
-    assert browser_client.get("/traderoom/").status_code == 503
+    with caplog.at_level(logging.ERROR, logger="quadcode.gateway"):
+        response = browser_client.get("/traderoom/")
+    assert_unavailable(response, caplog, "/session answered 401")
 
 
-def test_a_session_url_we_may_not_frame_is_503(browser_client, simulator, settings):
+def test_a_session_url_we_may_not_frame_is_503(browser_client, simulator, settings, caplog):
     browser_client.get("/traderoom/")
     simulator.fault("session", 201, body={"url": "javascript:alert(1)"})
-    assert browser_client.get("/traderoom/").status_code == 503
+    with caplog.at_level(logging.ERROR, logger="quadcode.gateway"):
+        response = browser_client.get("/traderoom/")
+    assert_unavailable(response, caplog, "/session answered 201", "javascript:alert(1)")
 
 
 def test_the_page_may_frame_only_the_gateway_origin_and_nobody_may_frame_it(browser_client, simulator):
@@ -210,26 +227,29 @@ def test_pages_follow_the_users_language(browser_client, simulator, trader):
     assert simulator.calls()[-1]["body"]["locale"] == "de_DE"
 
 
-def test_a_missing_signing_key_is_a_503_not_a_crash(browser_client, settings):
+def test_a_missing_signing_key_is_a_503_not_a_crash(browser_client, settings, caplog):
     settings.B2B_PRIVATE_KEY_FILE = "/nonexistent/private.pem"
-    response = browser_client.get("/traderoom/")
-    assert response.status_code == 503
+    with caplog.at_level(logging.ERROR, logger="quadcode.gateway"):
+        response = browser_client.get("/traderoom/")
+    assert_unavailable(response, caplog, "cannot sign with B2B_PRIVATE_KEY_FILE")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_database_outage_on_the_page_is_a_503(trader, client):
+def test_a_database_outage_on_the_page_is_a_503(trader, client, caplog):
     from tests.conftest import database_down
 
     client.force_login(trader.user)
-    with database_down():
+    with database_down(), caplog.at_level(logging.ERROR, logger="b2b_server.middleware"):
         response = client.get("/traderoom/")
     assert response.status_code == 503
+    assert response["Retry-After"] == "30"
     assert "Temporarily unavailable" in response.content.decode()
+    assert any(record.getMessage().startswith("database unavailable on /traderoom/:") for record in caplog.records)
 
 
 def test_upstream_bodies_are_logged_without_email_addresses(browser_client, simulator, caplog):
     simulator.fault("session", 500, body={"error": "boom", "detail": "ann.lee+x@example.com is unknown"})
-    with caplog.at_level(logging.ERROR, logger="traderoom.gateway"):
+    with caplog.at_level(logging.ERROR, logger="quadcode.gateway"):
         browser_client.get("/traderoom/")
     logged = " ".join(record.getMessage() for record in caplog.records)
     assert "***@example.com" in logged and "ann.lee" not in logged

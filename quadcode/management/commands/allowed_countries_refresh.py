@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from traderoom.models import AllowedCountry
-from traderoom.services import allowed_countries_refresh
+from quadcode.selectors import allowed_countries_count
+from quadcode.services import allowed_countries_refresh
 
 
 class Command(BaseCommand):
@@ -10,4 +10,4 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         if not allowed_countries_refresh():
             raise CommandError("the gateway did not answer; the stored list is unchanged")
-        self.stdout.write(f"{AllowedCountry.objects.count()} allowed countries stored")
+        self.stdout.write(f"{allowed_countries_count()} allowed countries stored")

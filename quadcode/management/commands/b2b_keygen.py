@@ -17,7 +17,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o):
         if o["private"].exists() and not o["force"]:
-            raise CommandError(f"{o['private']} exists; use --force to replace it (Quadcode must then get the new public key)")
+            raise CommandError(f"{o['private']} exists; use --force to replace it "
+                               "(Quadcode must then get the new public key)")
         public_pem = write_es256_keypair(o["private"], o["public"])
         self.stderr.write(f"private key: {o['private']} (keep it here; set B2B_PRIVATE_KEY_FILE to it)\n"
                           f"public key:  {o['public']} (send it to Quadcode):\n")

@@ -1,5 +1,5 @@
 from b2b_server.commands import DomainCommand
-from traderoom.services import customer_block_propagated
+from quadcode.services import customer_block_propagated
 
 
 class Command(DomainCommand):
@@ -13,4 +13,5 @@ class Command(DomainCommand):
     def handle(self, *args, **o):
         result = customer_block_propagated(customer_id=o["customer_id"], blocked=not o["unblock"])
         state = "blocked" if result.customer.is_blocked else "unblocked"
-        self.stdout.write(f"customer {result.customer.customer_id} {state}" + ("" if result.changed else " (unchanged)"))
+        unchanged = "" if result.changed else " (unchanged)"
+        self.stdout.write(f"customer {result.customer.customer_id} {state}{unchanged}")

@@ -3,7 +3,7 @@ import datetime as dt
 from django.core.management.base import CommandError
 
 from b2b_server.commands import DomainCommand
-from traderoom.services import customer_register
+from quadcode.services import customer_register
 
 
 def _date(value: str) -> dt.date:

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from traderoom.models import GatewayCall
-from traderoom.tasks import gateway_calls_redeliver
+from quadcode.selectors import gateway_calls_pending_count
+from quadcode.tasks import gateway_calls_redeliver
 
 
 class Command(BaseCommand):
@@ -10,5 +10,4 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o):
         queued = gateway_calls_redeliver()
-        pending = GatewayCall.objects.filter(delivered_at__isnull=True).count()
-        self.stdout.write(f"queued {queued} due call(s); {pending} still pending")
+        self.stdout.write(f"queued {queued} due call(s); {gateway_calls_pending_count()} still pending")

@@ -1,0 +1,8 @@
+"""Every test of the gateway side talks to the gateway simulator."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _gateway(gateway_settings):
+    return gateway_settings
