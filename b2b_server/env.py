@@ -11,6 +11,7 @@ import ipaddress
 import os
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -109,3 +110,35 @@ def env_rate(name: str, default: str, *, allow_empty: bool = False) -> str:
         return ""
     rate_parse(value, setting=name)
     return value
+
+
+# --- durations and per-currency thresholds ----------------------------------------------------
+
+_DURATION_RE = re.compile(r"([0-9]+)(s|m|h|d)?", re.ASCII)
+
+
+def env_duration(name: str, default: str) -> int:
+    """Seconds, written `3600`, `90s`, `15m`, `12h` or `7d`."""
+    raw = os.environ.get(name, default).strip()
+    match = _DURATION_RE.fullmatch(raw)
+    if not match or int(match.group(1)) < 1:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a duration like '7d', '12h', '15m' or '3600'.")
+    return int(match.group(1)) * _PERIODS[match.group(2) or "s"]
+
+
+_THRESHOLD_RE = re.compile(r"([A-Z]{3}|\*):([0-9]+(?:\.[0-9]+)?)", re.ASCII)
+
+
+def env_thresholds(name: str, default: str) -> dict[str, Decimal]:
+    """`USD:5000,EUR:4000,*:1000` -> {"USD": Decimal("5000"), …, "*": Decimal("1000")}; `*` is
+    every currency not named. Without `*`, unnamed currencies have no threshold (everything is
+    at or above it). The currency codes are checked against ISO 4217 at start (backoffice)."""
+    thresholds: dict[str, Decimal] = {}
+    for item in env_list(name, default):
+        match = _THRESHOLD_RE.fullmatch(item)
+        if not match:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not CUR:amount (e.g. 'USD:5000' or '*:1000').")
+        if match.group(1) in thresholds:
+            raise ImproperlyConfigured(f"{name}: {match.group(1)} is named twice.")
+        thresholds[match.group(1)] = Decimal(match.group(2))
+    return thresholds

@@ -13,6 +13,7 @@ from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpResponse
 from django.middleware.locale import LocaleMiddleware
+from django_otp.middleware import OTPMiddleware
 
 from b2b_server import metrics
 from b2b_server.clientip import client_ip_text
@@ -75,6 +76,10 @@ class PageLocaleMiddleware(PagesOnlyMixin, LocaleMiddleware):
 
 class PageAuthenticationMiddleware(PagesOnlyMixin, AuthenticationMiddleware):
     pass
+
+
+class PageOTPMiddleware(PagesOnlyMixin, OTPMiddleware):
+    """request.user.is_verified(): whether this session passed its second factor (django-otp)."""
 
 
 class PageMessageMiddleware(PagesOnlyMixin, MessageMiddleware):

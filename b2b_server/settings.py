@@ -13,7 +13,17 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from b2b_server.env import env_bool, env_float, env_int, env_list, env_networks, env_rate, env_str
+from b2b_server.env import (
+    env_bool,
+    env_duration,
+    env_float,
+    env_int,
+    env_list,
+    env_networks,
+    env_rate,
+    env_str,
+    env_thresholds,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -66,6 +76,17 @@ B2B_TRADEROOM_RATE_PER_IP = env_rate("B2B_TRADEROOM_RATE_PER_IP", "60/minute")
 # Login attempts (POSTs), per client IP and per username.
 B2B_LOGIN_RATE = env_rate("B2B_LOGIN_RATE", "10/minute")
 
+# --- money that staff move (backoffice) --------------------------------------------------------
+# Every withdrawal, and any other adjustment at or above these amounts (in the balance's
+# currency), waits for a second staff member's approval.
+B2B_FOUR_EYES_FROM = env_thresholds("B2B_FOUR_EYES_FROM", "*:1000")
+# A pending request not decided within this long expires (its hold is released).
+B2B_REQUEST_EXPIRY = env_duration("B2B_REQUEST_EXPIRY", "7d")
+# Staff need a TOTP second factor for the admin (on by default outside the sandbox).
+B2B_STAFF_MFA = env_bool("B2B_STAFF_MFA", B2B_ENVIRONMENT != "sandbox")
+# The name authenticator apps show next to the codes.
+OTP_TOTP_ISSUER = env_str("B2B_MFA_ISSUER", "B2B wallet")
+
 # --- Django --------------------------------------------------------------------------------
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
@@ -73,10 +94,13 @@ if not SECRET_KEY:
     if B2B_ENVIRONMENT != "sandbox":
         raise ImproperlyConfigured(f"DJANGO_SECRET_KEY must be set when B2B_ENVIRONMENT is {B2B_ENVIRONMENT}.")
     SECRET_KEY = "sandbox-only-insecure-key-set-DJANGO_SECRET_KEY-for-real-use"
+# Older keys still verify sessions, password-reset links and signed values while a new key rolls out.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with our site: login limits, the audit trail and the staff's second factor.
+    "backoffice.admin_site_config.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -87,7 +111,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     # Ours, lowest first (an app imports only the apps above it in this list).
+    "audit",
     "customers",
     "balances",
     "quadcode",
@@ -103,6 +130,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "b2b_server.middleware.PageAuthenticationMiddleware",
+    "b2b_server.middleware.PageOTPMiddleware",
     "b2b_server.middleware.PageMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "b2b_server.middleware.PageCSPMiddleware",
@@ -152,6 +180,8 @@ CELERY_BEAT_SCHEDULE = {
     "allowed-countries": {"task": "quadcode.tasks.allowed_countries_refresh", "schedule": 3600.0},
     "ledger-verify-nightly": {"task": "balances.tasks.ledger_verify_nightly",
                               "schedule": crontab(hour=3, minute=15)},
+    # Pending staff requests past B2B_REQUEST_EXPIRY expire (holds released); interrupted ones finish.
+    "adjustment-requests-sweep": {"task": "backoffice.tasks.adjustment_requests_sweep_task", "schedule": 600.0},
     # The outbox is the truth: anything queued but not delivered (a lost message, a broker
     # restart) is picked up again.
     "redeliver-gateway-calls": {"task": "quadcode.tasks.gateway_calls_redeliver", "schedule": 60.0},

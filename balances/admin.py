@@ -6,6 +6,9 @@ import csv
 from django.contrib import admin
 from django.http import StreamingHttpResponse
 
+from audit.actors import Actor
+from audit.models import Action
+from audit.services import audit_record
 from b2b_server.admin import ReadOnlyAdmin
 from balances.models import LedgerEntry, Operation
 
@@ -42,6 +45,8 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Export the selected entries as CSV (select all to export the filtered list)")
     def export_csv(self, request, queryset):
+        audit_record(actor=Actor.staff(request.user), action=Action.LEDGER_EXPORTED, target="ledger",
+                     details={"entries": queryset.count(), "filters": request.GET.urlencode()})
         response = StreamingHttpResponse(_csv_rows(queryset), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="ledger-entries.csv"'
         return response

@@ -44,3 +44,18 @@ class InsufficientFunds(DomainError):
 class RequestIdConflict(DomainError):
     code, http_status = "request_id_conflict", 409
     default_message = "This request_id was already used for a different operation."
+
+
+class HoldNotFound(DomainError):
+    code, http_status = "hold_not_found", 404
+    default_message = "There is no such hold."
+
+
+class OperationNotReversible(DomainError):
+    code, http_status = "not_reversible", 409
+    default_message = "Only a posted staff adjustment can be reversed."
+
+
+class AlreadyReversed(DomainError):
+    code, http_status = "already_reversed", 409
+    default_message = "This operation has been reversed already."

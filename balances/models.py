@@ -33,10 +33,17 @@ class BalanceType(models.TextChoices):
 class Kind(models.TextChoices):
     DEBIT = "debit"  # Quadcode opened a position
     CREDIT = "credit"  # Quadcode closed a position
-    DEPOSIT = "deposit"  # money brought in by the broker (opening amount, admin deposit)
-    WITHDRAWAL = "withdrawal"  # money paid out by the broker (admin)
-    CORRECTION_IN = "correction_in", "correction (+)"  # an operator's correction upwards
-    CORRECTION_OUT = "correction_out", "correction (−)"  # an operator's correction downwards
+    DEPOSIT = "deposit"  # money brought in by the broker (opening amount, a staff deposit)
+    WITHDRAWAL = "withdrawal"  # money paid out by the broker
+    CORRECTION_IN = "correction_in", "correction (+)"  # a staff correction upwards
+    CORRECTION_OUT = "correction_out", "correction (−)"  # a staff correction downwards
+    # Money set aside for a pending outgoing request: it leaves what Quadcode sees and may debit
+    # at once, and comes back with a release (reversal_of = the hold) if the request fails.
+    HOLD = "hold"
+    RELEASE = "release"
+    # The linked opposite of a posted staff adjustment (reversal_of = the adjustment).
+    REVERSAL_IN = "reversal_in", "reversal (+)"
+    REVERSAL_OUT = "reversal_out", "reversal (−)"
 
     @property
     def sign(self) -> int:
@@ -44,8 +51,16 @@ class Kind(models.TextChoices):
 
 
 # Kinds that take money off a balance (never below zero); every other kind adds.
-OUTGOING = frozenset({Kind.DEBIT, Kind.WITHDRAWAL, Kind.CORRECTION_OUT})
+OUTGOING = frozenset({Kind.DEBIT, Kind.WITHDRAWAL, Kind.CORRECTION_OUT, Kind.HOLD, Kind.REVERSAL_OUT})
+# What staff post (through requests: backoffice); Quadcode's debits and credits are never among them.
 ADJUSTMENTS = (Kind.DEPOSIT, Kind.WITHDRAWAL, Kind.CORRECTION_IN, Kind.CORRECTION_OUT)
+# What may be linked to an earlier operation, and to which kinds: a release undoes a hold; a
+# reversal undoes a staff adjustment in the opposite direction.
+REVERSES = {
+    Kind.RELEASE: frozenset({Kind.HOLD}),
+    Kind.REVERSAL_OUT: frozenset({Kind.DEPOSIT, Kind.CORRECTION_IN}),
+    Kind.REVERSAL_IN: frozenset({Kind.WITHDRAWAL, Kind.CORRECTION_OUT}),
+}
 
 
 class Balance(models.Model):
@@ -58,7 +73,8 @@ class Balance(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        permissions = [("adjust_balance", "Can post deposits, withdrawals and corrections")]
+        permissions = [("adjust_balance", "Can request deposits, withdrawals, corrections and reversals"),
+                       ("approve_adjustment", "Can approve or reject another staff member's request")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="balance_amount_not_negative"),
             models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="balance_currency_iso"),
@@ -84,6 +100,10 @@ class Operation(models.Model):
     balance = models.ForeignKey(Balance, on_delete=models.PROTECT, related_name="operations", db_index=False)
     amount = _money()
     force = models.BooleanField(default=False)
+    # The operation this one undoes (a release its hold, a reversal its adjustment): at most once,
+    # which the database enforces with a unique index over the few rows that have one.
+    reversal_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="reversals", db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -91,6 +111,8 @@ class Operation(models.Model):
             # A plain unique index (no extra LIKE index): every index costs on the hot path.
             models.UniqueConstraint(fields=["request_id"], name="operation_request_id_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="operation_amount_positive"),
+            models.UniqueConstraint(fields=["reversal_of"], condition=Q(reversal_of__isnull=False),
+                                    name="operation_reversed_once"),
         ]
 
     def __str__(self) -> str:

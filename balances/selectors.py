@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, models
 
-from balances.errors import BalanceNotFound, CustomerBlocked
-from balances.models import OUTGOING, Balance, LedgerEntry, Operation
+from balances.errors import AlreadyReversed, BalanceNotFound, CustomerBlocked, OperationNotReversible
+from balances.models import ADJUSTMENTS, OUTGOING, REVERSES, Balance, Kind, LedgerEntry, Operation
 from balances.money import format_amount
 from customers.ids import is_external_id
 from customers.models import Customer
@@ -71,10 +71,14 @@ def ledger_verify() -> list[LedgerMismatch]:
 
     Checks that (1) each stored amount equals the signed sum of its entries, (2) each entry's
     balance_after equals the running sum up to it, (3) each entry repeats its operation
-    (kind, balance, amount), and (4) every operation without an entry is a declined debit.
+    (kind, balance, amount), (4) every operation without an entry is a declined outgoing one, and
+    (5) every release or reversal undoes, on the same balance, exactly what its linked operation
+    moved, and is of a kind that may undo it.
     """
     balance, entry, operation = Balance._meta.db_table, LedgerEntry._meta.db_table, Operation._meta.db_table
     outgoing = ", ".join(f"'{kind.value}'" for kind in sorted(OUTGOING))
+    pairs = ", ".join(f"('{kind.value}', '{undone.value}')" for kind, undoes in REVERSES.items()
+                      for undone in sorted(undoes))
     signed = f"CASE WHEN e.kind IN ({outgoing}) THEN -e.realized_amount ELSE e.realized_amount END"
     queries = {
         "stored amount {0} != sum of entries {1}": f"""
@@ -97,6 +101,12 @@ def ledger_verify() -> list[LedgerMismatch]:
             FROM {operation} o JOIN {balance} b ON b.id = o.balance_id
             LEFT JOIN {entry} e ON e.operation_id = o.id
             WHERE e.id IS NULL AND NOT (o.kind IN ({outgoing}) AND NOT o.force)""",
+        "operation {0} does not undo what {1} moved": f"""
+            SELECT b.balance_id, o.request_id, orig.request_id
+            FROM {operation} o JOIN {operation} orig ON orig.id = o.reversal_of_id
+            JOIN {balance} b ON b.id = o.balance_id LEFT JOIN {entry} oe ON oe.operation_id = orig.id
+            WHERE o.balance_id <> orig.balance_id OR oe.id IS NULL OR o.amount <> oe.realized_amount
+               OR (o.kind, orig.kind) NOT IN ({pairs})""",
     }
     problems = []
     with connection.cursor() as cursor:
@@ -139,3 +149,32 @@ def balance_recent_entries(*, balance: Balance, limit: int) -> list[LedgerEntry]
     """The newest entries of a balance first, with their operation and author."""
     return list(LedgerEntry.objects.filter(balance=balance).select_related("operation", "created_by")
                 .order_by("-id")[:limit])
+
+
+def operation_reversal_kind(*, operation_id: int) -> tuple[Operation, Kind]:
+    """The operation and the kind that would reverse it, or why it cannot be reversed."""
+    original = Operation.objects.select_related("entry").filter(pk=operation_id).first()
+    if original is None:
+        raise OperationNotReversible(f"There is no operation {operation_id}.")
+    if original.kind in (Kind.DEBIT, Kind.CREDIT):
+        raise OperationNotReversible(
+            "Quadcode's debits and credits are never reversed here: the position lives on the platform, "
+            "and only Quadcode can undo it. Post a correction if the money must move.")
+    if original.kind not in ADJUSTMENTS or getattr(original, "entry", None) is None:
+        raise OperationNotReversible(f"Operation {operation_id} is a {original.kind}, not a posted staff adjustment.")
+    if original.reversals.exists():
+        raise AlreadyReversed(f"Operation {operation_id} has been reversed already.")
+    kind = next(kind for kind, undoes in REVERSES.items() if kind is not Kind.RELEASE and original.kind in undoes)
+    return original, kind
+
+
+def balance_held(*, balance: Balance) -> Decimal:
+    """What pending outgoing requests hold on a balance: holds not yet released."""
+    total = LedgerEntry.objects.filter(balance=balance, kind=Kind.HOLD, operation__reversals__isnull=True) \
+        .aggregate(total=models.Sum("realized_amount"))["total"]
+    return _decimal(total or 0)
+
+
+def _decimal(value) -> Decimal:
+    # SQLite (the demo) hands numerics back as int or float; str() round-trips the stored value.
+    return value if isinstance(value, Decimal) else Decimal(str(value))

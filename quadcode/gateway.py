@@ -192,6 +192,17 @@ def _countries(reply: _Reply) -> Answer | None:
     return None
 
 
+_AMOUNT_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
+def _amount(reply: _Reply) -> Answer | None:
+    """An amount as the gateway writes it; anything else is not an answer we may act on."""
+    amount = reply.body.get("amount")
+    if isinstance(amount, str) and len(amount) <= 64 and _AMOUNT_RE.fullmatch(amount):
+        return Answer(Outcome.OK, data={"amount": amount})
+    return None
+
+
 # --- the endpoints: each status the contract documents, and what it means for us ---------------
 
 SESSION: dict[int, Entry] = {201: _session_url, 404: Outcome.NOT_FOUND, 418: Outcome.BLOCKED,
@@ -201,6 +212,8 @@ CUSTOMER_CREATE: dict[int, Entry] = {201: Outcome.CREATED, 409: Outcome.EXISTS, 
 BLOCK: dict[int, Entry] = {200: Outcome.OK, 404: Outcome.NOT_FOUND}
 ALLOWED_COUNTRIES: dict[int, Entry] = {200: _countries}
 BALANCE_PUSH: dict[int, Entry] = {200: Outcome.OK}
+# 404: a gateway without margin trading has no such endpoint (the balance is then the limit).
+AVAILABLE_WITHDRAWAL: dict[int, Entry] = {200: _amount, 404: Outcome.NOT_FOUND}
 
 
 def session_create(customer_id: str, payload: dict) -> Answer:
@@ -228,3 +241,11 @@ def balance_push(customer_id: str, balance_id: str, *, amount: str, currency: st
     balance's state, updated_at in Unix microseconds."""
     return _ask("balance_push", "PUT", f"/v1/b2b-gateway/customers/{customer_id}/balances/{balance_id}",
                 BALANCE_PUSH, {"amount": amount, "amount_currency_code": currency, "updated_at": updated_at})
+
+
+def available_withdrawal_amount(customer_id: str, balance_id: str) -> Answer:
+    """GET …/balances/{balance_id}/available-withdrawal-amount (margin draft): data = {"amount"},
+    the most the customer may withdraw while their open positions stay covered."""
+    return _ask("available_withdrawal", "GET",
+                f"/v1/b2b-gateway/customers/{customer_id}/balances/{balance_id}/available-withdrawal-amount",
+                AVAILABLE_WITHDRAWAL)

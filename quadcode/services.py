@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from balances.models import Kind
-from balances.services import Posted, ledger_adjust
+from audit.actors import Actor
+from b2b_server.errors import DomainError
 from customers.models import Customer
 from customers.services import BlockChanged, customer_block, customer_create
 from quadcode import gateway
@@ -46,12 +46,12 @@ def customer_payload(customer: Customer, visitor: Visitor) -> dict:
 
 
 @transaction.atomic
-def customer_block_propagated(*, customer_id: str, blocked: bool = True) -> BlockChanged:
-    """Block or unblock a customer here and, for a block, owe the gateway the same news.
-
-    The contract has no unblock call: an unblock is ours alone.
+def customer_block_propagated(*, customer_id: str, actor: Actor, blocked: bool = True,
+                              reason: str = "") -> BlockChanged:
+    """Block or unblock a customer here (recorded in the audit trail) and, for a block, owe the
+    gateway the same news. The contract has no unblock call: an unblock is ours alone.
     """
-    result = customer_block(customer_id=customer_id, blocked=blocked)
+    result = customer_block(customer_id=customer_id, actor=actor, blocked=blocked, reason=reason)
     if result.changed and blocked:
         gateway_call_queue(kind=GatewayCall.Kind.BLOCK, customer_id=customer_id)
     return result
@@ -71,19 +71,17 @@ def customer_register(*, signup_ip: str | None = None, **fields) -> Customer:
     return customer
 
 
-def balance_adjust_propagated(*, balance_id: str, kind: Kind, amount: Decimal, reason: str, user_id: int) -> Posted:
-    """A staff adjustment and, with QUADCODE_BALANCE_PUSH on, the balance's new state pushed to
-    the gateway. The ledger write commits on its own (it is durable: no transaction of ours
-    holds the balance row); the push is queued after it and sends the state at delivery time,
-    so one pending push per balance carries every adjustment before it."""
-    posted = ledger_adjust(balance_id=balance_id, kind=kind, amount=amount, reason=reason, user_id=user_id)
+def balance_moved(*, customer_id: str, balance_id: str) -> None:
+    """Tell the gateway a balance changed by our own hand (a staff movement, a hold), when
+    QUADCODE_BALANCE_PUSH is on. Called after the ledger write committed (it is durable: no
+    transaction of ours holds the balance row); the push sends the state at delivery time, so
+    one pending push per balance carries every movement before it."""
     if settings.QUADCODE_BALANCE_PUSH:
-        balance_push_queue(customer_id=posted.customer_id, balance_id=balance_id)
-    return posted
+        _balance_push_queue(customer_id=customer_id, balance_id=balance_id)
 
 
 @transaction.atomic
-def balance_push_queue(*, customer_id: str, balance_id: str) -> None:
+def _balance_push_queue(*, customer_id: str, balance_id: str) -> None:
     """Owe the gateway this balance's state, unless a push not yet started will carry it anyway."""
     pending = GatewayCall.objects.filter(kind=GatewayCall.Kind.BALANCE_PUSH, payload__balance_id=balance_id,
                                          delivered_at__isnull=True, leased_until__isnull=True)
@@ -106,3 +104,26 @@ def allowed_countries_refresh() -> bool:
                        name=str(c.get("name", ""))[:100], fetched_at=now)
         for c in {c["short_code"].upper(): c for c in answer.data["countries"]}.values())
     return True
+
+
+class AvailableAmountUnknown(DomainError):
+    # Never guessed: money that may be a position's collateral stays where it is.
+    code, http_status = "available_amount_unknown", 503
+    default_message = "Cannot confirm the available amount now; try again."
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "30"}
+
+
+def withdrawable_amount(*, customer_id: str, balance_id: str) -> Decimal | None:
+    """The most the gateway lets the customer withdraw now (margin draft), or None when the
+    gateway has no margin trading (404) or none is configured: then the balance is the limit.
+    Anything else — another status, a timeout, a refused connection — is AvailableAmountUnknown."""
+    if not settings.QUADCODE_API_URL:
+        return None
+    answer = gateway.available_withdrawal_amount(customer_id, balance_id)
+    if answer.outcome is Outcome.NOT_FOUND:
+        return None
+    if answer.outcome is not Outcome.OK:
+        raise AvailableAmountUnknown()
+    return Decimal(answer.data["amount"])

@@ -71,6 +71,9 @@ class State:
             self.sessions: dict[str, dict] = {}
             self.calls: list[dict] = []
             self.balances: dict[str, dict] = {}
+            # balance_id -> what a margin account may withdraw now; a balance not named here
+            # answers 404, as a gateway without margin trading does.
+            self.withdrawable: dict[str, str] = {}
 
     def take_fault(self, name: str) -> Fault | None:
         with self.lock:
@@ -156,6 +159,8 @@ class Handler(BaseHTTPRequestHandler):
             ("POST", r"/v1/b2b-gateway/customers/([^/]+)/block", "block", self._block),
             ("GET", r"/v1/b2b-gateway/allowed-countries", "allowed-countries", self._allowed_countries),
             ("PUT", r"/v1/b2b-gateway/customers/([^/]+)/balances/([^/]+)", "balance_push", self._balance_push),
+            ("GET", r"/v1/b2b-gateway/customers/([^/]+)/balances/([^/]+)/available-withdrawal-amount",
+             "available_withdrawal", self._available_withdrawal),
         ]
         for route_method, pattern, name, handler in gateway:
             match = re.fullmatch(pattern, path)
@@ -229,6 +234,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.balances[balance_id] = {"customer_id": customer_id, **body}
         self._send(200)
 
+    def _available_withdrawal(self, body, customer_id, balance_id):
+        amount = self.state.withdrawable.get(balance_id)
+        if amount is None:
+            return self._send(404, {"error": "not_found"})
+        self._send(200, {"amount": amount})
+
     def _allowed_countries(self, body):
         countries = [{"name": name, "short_code": code, "iso_code": iso} for code, (name, iso) in COUNTRIES.items()
                      if code not in self.state.restricted_countries]
@@ -244,6 +255,8 @@ class Handler(BaseHTTPRequestHandler):
                 for name in ("restricted_countries", "restricted_currencies", "blocked"):
                     if name in body:
                         setattr(state, name, set(body[name]))
+                if "withdrawable" in body:
+                    state.withdrawable = {str(k): str(v) for k, v in body["withdrawable"].items()}
         elif path == "/_control/faults" and method == "POST":
             with state.lock:
                 state.faults.extend(Fault(**fault) for fault in body.get("faults", []))

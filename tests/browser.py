@@ -1,5 +1,7 @@
-"""Debian's Chromium for Playwright (its own browser download is not available here)."""
+"""Debian's Chromium for Playwright (its own browser download is not available here): the
+`browser` and `page` fixtures, and the steps several browser tests share."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -43,3 +45,26 @@ def trade_one_option(page) -> list[str]:
     room.get_by_text("18.50 USD credited").wait_for()
     seen.append(amount.inner_text())
     return seen
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running; Django's ORM calls in these tests are
+    # plain synchronous test code, so the async-safety guard does not apply.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -17,13 +19,14 @@ import redis
 from django.db import connection
 from django.test import Client
 
+from b2b_server.errors import DomainError
 from b2b_server.keys import load_es256_private_key, write_es256_keypair
 from balances import services
 from balances.models import Balance
 from balances.services import balance_open
 from customers.services import customer_create
 
-pytest_plugins = ["tests.gateway_peer"]
+pytest_plugins = ["tests.gateway_peer", "tests.browser"]
 
 API_IP = "127.0.0.1"
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -62,6 +65,14 @@ def key_dir(tmp_path_factory) -> Path:
     for name in ("quadcode", "rotated", "stranger", "b2b"):
         write_es256_keypair(directory / f"{name}-private.pem", directory / f"{name}-public.pem")
     return directory
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Page rate-limit counters start at zero in every test (they live in the cache)."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -185,6 +196,23 @@ def ledger_snapshot() -> tuple:
         cursor.execute("SELECT count(*) FROM balances_ledgerentry")
         entries = cursor.fetchone()[0]
     return balances, operations, entries
+
+
+def run_parallel(count: int, fn):
+    """Run fn(i) in `count` threads released at once; return results or raised DomainErrors."""
+    barrier = threading.Barrier(count)
+
+    def call(i):
+        try:
+            barrier.wait()
+            return fn(i)
+        except DomainError as exc:
+            return exc
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(call, range(count)))
 
 
 @pytest.fixture(params=["postgresql", "portable"])

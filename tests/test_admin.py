@@ -1,5 +1,7 @@
 """The first cut of the money admin: money only moves through the ledger."""
 
+import uuid
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -58,15 +60,15 @@ def test_ledger_entries_export_as_csv(admin_client, make_balance):
 
 
 def adjust(client, balance, **data):
+    data.setdefault("key", uuid.uuid4().hex)
     return client.post(f"/admin/balances/balance/{balance.pk}/adjust/", data, HTTP_HOST="localhost")
 
 
 @pytest.mark.parametrize("kind,amount,expected", [
-    ("deposit", "25.50", "125.50"), ("withdrawal", "40.00", "60.00"),
-    ("correction_in", "0.01", "100.01"), ("correction_out", "100.00", "0.00"),
+    ("deposit", "25.50", "125.50"), ("correction_in", "0.01", "100.01"), ("correction_out", "100.00", "0.00"),
 ])
-def test_an_adjustment_is_a_ledger_entry_with_its_reason_and_author(admin_client, make_balance, kind, amount,
-                                                                     expected):
+def test_a_small_adjustment_is_posted_at_once_with_its_reason_and_author(admin_client, make_balance, kind, amount,
+                                                                        expected):
     from decimal import Decimal
 
     from balances.selectors import ledger_verify
@@ -84,23 +86,43 @@ def test_an_adjustment_is_a_ledger_entry_with_its_reason_and_author(admin_client
     assert "customer paid by wire" in page  # the balance page shows its recent entries
 
 
+def test_a_withdrawal_from_the_admin_is_a_pending_request_holding_its_funds(admin_client, make_balance):
+    from decimal import Decimal
+
+    from backoffice.models import AdjustmentRequest
+
+    balance = make_balance("100.00")
+    response = adjust(admin_client, balance, kind="withdrawal", amount="40.00", reason="payout to IBAN ...42")
+    assert response.status_code == 302
+    request = AdjustmentRequest.objects.get(balance=balance)
+    assert (request.state, request.kind, request.amount) == ("pending", "withdrawal", Decimal("40.00"))
+    balance.refresh_from_db()
+    assert balance.amount == Decimal("60.00")  # held: what Quadcode sees and may debit
+    assert LedgerEntry.objects.filter(balance=balance).latest("id").kind == "hold"
+    page = admin_client.get(f"/admin/balances/balance/{balance.pk}/change/", HTTP_HOST="localhost").content.decode()
+    assert "40.00 USD" in page  # held for pending requests
+
+
 @pytest.mark.parametrize("data,error", [
-    ({"kind": "withdrawal", "amount": "100.01", "reason": "payout"}, "insufficient funds"),
-    ({"kind": "correction_out", "amount": "500", "reason": "fix"}, "insufficient funds"),
+    ({"kind": "withdrawal", "amount": "100.01", "reason": "payout"}, "does not cover"),
+    ({"kind": "correction_out", "amount": "500", "reason": "fix"}, "does not cover"),
     ({"kind": "deposit", "amount": "1.001", "reason": "wire"}, "more decimals than USD allows"),
     ({"kind": "deposit", "amount": "-5", "reason": "wire"}, "decimal string"),
     ({"kind": "deposit", "amount": "5", "reason": ""}, "This field is required"),
     ({"kind": "debit", "amount": "5", "reason": "sneaky"}, "Select a valid choice"),
 ])
 def test_a_bad_adjustment_is_refused_and_changes_nothing(admin_client, make_balance, data, error):
+    from audit.models import AuditEvent
+    from backoffice.models import AdjustmentRequest
     from tests.conftest import ledger_snapshot
 
     balance = make_balance("100.00")
-    before = ledger_snapshot()
+    before = ledger_snapshot(), AuditEvent.objects.count(), AdjustmentRequest.objects.count()
     response = adjust(admin_client, balance, **data)
     assert response.status_code == 200
     assert error in response.content.decode()
-    assert ledger_snapshot()[0] == before[0] and ledger_snapshot()[2] == before[2]
+    # nothing at all: no operation (not even a declined one), no request, no audit row
+    assert (ledger_snapshot(), AuditEvent.objects.count(), AdjustmentRequest.objects.count()) == before
 
 
 def test_only_staff_with_the_adjust_permission_may_adjust(client, db, make_balance, django_user_model):

@@ -145,3 +145,21 @@ def test_check_deploy_is_clean_under_production_settings(key_dir):
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("value,message", [("USD:1000,XYZ:5", "XYZ is not an ISO 4217 currency code"),
+                                           ("USD 1000", "is not CUR:amount"), ("*:1,*:2", "named twice")])
+def test_four_eyes_thresholds_are_checked_at_start(value, message):
+    result = manage_check(B2B_FOUR_EYES_FROM=value)
+    assert result.returncode != 0
+    assert "B2B_FOUR_EYES_FROM" in result.stderr and message in result.stderr
+
+
+def test_every_scheduled_task_exists():
+    from django.conf import settings
+
+    from b2b_server.celery import app
+
+    app.loader.import_default_modules()
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        assert entry["task"] in app.tasks, name

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from audit.actors import Actor
 from balances.models import LedgerEntry
 from customers.services import customer_block
 from tests.conftest import body, ids, ledger_snapshot
@@ -124,7 +125,7 @@ def test_unknown_customer_unknown_balance_and_someone_elses_balance_are_404(quad
 
 def test_blocked_customer_gets_451_on_get_and_debit_but_credits_still_settle(quadcode, balance):
     # contract: 451 "The customer may not use the service (blocked)."
-    customer_block(customer_id=balance.customer.customer_id)
+    customer_block(actor=Actor.system(), customer_id=balance.customer.customer_id)
     before = ledger_snapshot()
     get = quadcode.get_balance(*ids(balance))
     debit = quadcode.debit(*ids(balance), body("1.00"))
@@ -137,7 +138,7 @@ def test_blocked_customer_gets_451_on_get_and_debit_but_credits_still_settle(qua
 
 
 def test_blocked_wins_over_insufficient_funds(quadcode, balance):
-    customer_block(customer_id=balance.customer.customer_id)
+    customer_block(actor=Actor.system(), customer_id=balance.customer.customer_id)
     before = ledger_snapshot()
     response = quadcode.debit(*ids(balance), body("1000.00"))
     assert (response.status_code, response.json()["error"]) == (451, "customer_blocked")
@@ -145,8 +146,8 @@ def test_blocked_wins_over_insufficient_funds(quadcode, balance):
 
 
 def test_unblocked_customer_trades_again(quadcode, balance):
-    customer_block(customer_id=balance.customer.customer_id)
-    customer_block(customer_id=balance.customer.customer_id, blocked=False)
+    customer_block(actor=Actor.system(), customer_id=balance.customer.customer_id)
+    customer_block(actor=Actor.system(), customer_id=balance.customer.customer_id, blocked=False)
     assert quadcode.debit(*ids(balance), body("1.00")).status_code == 201
 
 
@@ -270,7 +271,7 @@ def test_rules_in_order_ip_allowlist_token_body_lookup(quadcode, balance):
 
 
 def test_rules_in_order_lookup_blocked_funds(quadcode, balance, make_balance):
-    customer_block(customer_id=balance.customer.customer_id)
+    customer_block(actor=Actor.system(), customer_id=balance.customer.customer_id)
     before = ledger_snapshot()
     unknown = quadcode.debit(balance.customer.customer_id, "nothing", body("1000.00"))
     assert (unknown.status_code, unknown.json()["error"]) == (404, "balance_not_found")

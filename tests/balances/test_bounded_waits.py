@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 
+from audit.actors import Actor
 from balances import services
 from balances.models import Balance, Kind
 from tests.conftest import body, ids, ledger_snapshot
@@ -52,7 +53,7 @@ def test_a_debit_that_waits_past_the_lock_timeout_is_a_503_lock_timeout_and_appl
     assert (retried.status_code, retried.json()["balance_current_amount"]) == (201, "90.00")
 
 
-@pytest.mark.parametrize("move", ["debit", "credit", "deposit", "adjust"])
+@pytest.mark.parametrize("move", ["debit", "credit", "deposit", "adjust", "hold"])
 def test_a_money_movement_refuses_to_run_inside_a_callers_transaction(make_balance, move):
     balance = make_balance("100.00")
     customer_id, balance_id = ids(balance)
@@ -63,11 +64,15 @@ def test_a_money_movement_refuses_to_run_inside_a_callers_transaction(make_balan
                                                  request_id="in-tx-c", amount=Decimal("1.00"), currency="USD"),
         "deposit": lambda: services.ledger_deposit(customer_id=customer_id, balance_id=balance_id,
                                                    request_id="in-tx-p", amount=Decimal("1.00"), currency="USD"),
-        "adjust": lambda: services.ledger_adjust(balance_id=balance_id, kind=Kind.WITHDRAWAL,
-                                                 amount=Decimal("1.00"), reason="test", user_id=None),
+        "adjust": lambda: services.ledger_adjustment_post(balance_id=balance_id, kind=Kind.WITHDRAWAL,
+                                                          amount=Decimal("1.00"), request_id="in-tx-a", comment="test",
+                                                          actor=Actor.system()),
+        "hold": lambda: services.ledger_hold(balance_id=balance_id, amount=Decimal("1.00"), request_id="in-tx-h",
+                                             comment="test", actor=Actor.system()),
     }
     before = ledger_snapshot()
-    with pytest.raises(RuntimeError, match="must not run inside another transaction"), transaction.atomic():
+    with pytest.raises(RuntimeError, match="(must not run inside another transaction|cannot be nested)"), \
+            transaction.atomic():
         calls[move]()
     assert ledger_snapshot() == before
     assert Balance.objects.get(pk=balance.pk).amount == Decimal("100.00")

@@ -3,39 +3,18 @@ parallel debits never overdraw and never lose an update."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
-from b2b_server.errors import DomainError
 from balances import services
 from balances.models import Balance, LedgerEntry, Operation
 from balances.selectors import ledger_verify
-from tests.conftest import QuadcodeCaller, body, ids, new_id
+from tests.conftest import QuadcodeCaller, body, ids, new_id, run_parallel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 12
-
-
-def run_parallel(count: int, fn):
-    """Run fn(i) in `count` threads released at once; return results or raised DomainErrors."""
-    barrier = threading.Barrier(count)
-
-    def call(i):
-        try:
-            barrier.wait()
-            return fn(i)
-        except DomainError as exc:
-            return exc
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(call, range(count)))
 
 
 @pytest.fixture

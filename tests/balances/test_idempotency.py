@@ -3,6 +3,7 @@ and changes nothing; the same request_id for anything else is a 409."""
 
 import pytest
 
+from audit.actors import Actor
 from balances.models import LedgerEntry, Operation
 from customers.services import customer_block
 from tests.conftest import body, ids, ledger_snapshot
@@ -67,7 +68,7 @@ def test_a_debit_applied_before_a_block_is_still_answered_on_retry(quadcode, bal
     # Money already left the balance; answering 451 now would make the platform think it did not.
     payload = body("10.00")
     first = quadcode.debit(*ids(balance), payload)
-    customer_block(customer_id=balance.customer.customer_id)
+    customer_block(actor=Actor.system(), customer_id=balance.customer.customer_id)
     replay = quadcode.debit(*ids(balance), payload)
     assert replay.status_code == 201
     assert replay.content == first.content

@@ -111,3 +111,44 @@ def test_the_nightly_verification_logs_each_mismatch_at_error_level(balance, cap
         assert ledger_verify_nightly.delay().get() == 1
     assert [r.levelname for r in caplog.records if r.name == "balances.tasks"] == ["ERROR"]
     assert balance.balance_id in caplog.records[-1].getMessage()
+
+
+def test_ledger_verify_catches_a_release_that_does_not_undo_its_hold(make_balance):
+    """Holds are ledger entries like any other; a release must give back exactly its hold."""
+    from audit.actors import Actor
+    from balances.services import ledger_hold
+
+    balance = make_balance("100.00")
+    ledger_hold(balance_id=balance.balance_id, amount=Decimal("30.00"), request_id="h-1", comment="hold",
+                actor=Actor.system())
+    assert ledger_verify() == []
+    hold = Operation.objects.get(request_id="h-1")
+    # Written past the services, as a faulty or malicious writer would: 40.00 back for a 30.00 hold.
+    release = Operation.objects.create(request_id="r-1", kind="release", balance=balance, amount=Decimal("40.00"),
+                                       reversal_of=hold)
+    LedgerEntry.objects.create(operation=release, balance=balance, kind="release", amount=Decimal("40.00"),
+                               realized_amount=Decimal("40.00"), balance_after=Decimal("110.00"))
+    Balance.objects.filter(pk=balance.pk).update(amount=Decimal("110.00"))
+    problems = ledger_verify()
+    assert [p.problem for p in problems] == ["operation r-1 does not undo what h-1 moved"]
+
+
+def test_the_demo_database_keeps_its_append_only_triggers_after_every_migration(tmp_path):
+    """SQLite alters a table by copying it, and a copy loses its triggers: the demo's ledger (and
+    audit trail) must still refuse UPDATE and DELETE once every migration has run."""
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    database = tmp_path / "demo.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "QUADCODE_PUBLIC_KEY_FILES": ""}
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=root, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(database) as db:
+        triggers = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert triggers == {f"{table}_no_{op}" for table in ("balances_operation", "balances_ledgerentry",
+                                                         "audit_auditevent") for op in ("update", "delete")}

@@ -19,6 +19,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from audit.actors import Actor
 from b2b_server.errors import DomainError
 from balances import services
 from balances.models import Balance
@@ -99,7 +100,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule()
     def toggle_block(self):
         self.blocked = not self.blocked
-        customer_block(customer_id=self.customer_id, blocked=self.blocked)
+        customer_block(actor=Actor.system(), customer_id=self.customer_id, blocked=self.blocked)
 
     @invariant()
     def stored_amount_matches_the_model(self):

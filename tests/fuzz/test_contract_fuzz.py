@@ -18,6 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from audit.actors import Actor
 from balances.selectors import ledger_verify
 from balances.services import balance_open
 from customers.services import customer_create
@@ -40,7 +41,7 @@ def balances(db):
         if blocked:
             from customers.services import customer_block
 
-            customer_block(customer_id=customer_id)
+            customer_block(actor=Actor.system(), customer_id=customer_id)
         made.append((customer_id, f"{customer_id}_USD"))
     return made
 

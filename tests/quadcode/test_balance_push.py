@@ -1,8 +1,9 @@
-"""Balance-state push after admin adjustments (margin draft, behind QUADCODE_BALANCE_PUSH):
+"""Balance-state push after staff movements (adjustments, holds) (margin draft, behind QUADCODE_BALANCE_PUSH):
 ordered, coalesced, retried, the newest state wins."""
 
 import json
 import urllib.request
+import uuid
 
 import pytest
 from django.core.management import call_command
@@ -32,7 +33,8 @@ def operator(client, django_user_model):
 
 def adjust(client, balance, kind, amount):
     response = client.post(f"/admin/balances/balance/{balance.pk}/adjust/",
-                           {"kind": kind, "amount": amount, "reason": "test"}, HTTP_HOST="localhost")
+                           {"kind": kind, "amount": amount, "reason": "test", "key": uuid.uuid4().hex},
+                           HTTP_HOST="localhost")
     assert response.status_code == 302, response.content
 
 

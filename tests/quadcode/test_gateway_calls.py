@@ -14,6 +14,7 @@ import pytest
 import redis
 from django.db import connection, transaction
 
+from audit.actors import Actor
 from quadcode.models import GatewayCall
 from quadcode.services import customer_block_propagated
 
@@ -33,7 +34,7 @@ def known_customer(browser_client, trader, simulator):
 
 
 def test_a_block_is_sent_after_the_commit(known_customer, simulator):
-    customer_block_propagated(customer_id=known_customer.customer_id)
+    customer_block_propagated(actor=Actor.system(), customer_id=known_customer.customer_id)
     assert [call["path"] for call in block_calls(simulator)] == [
         f"/v1/b2b-gateway/customers/{known_customer.customer_id}/block"]
     call = GatewayCall.objects.get(customer_id=known_customer.customer_id)
@@ -42,7 +43,7 @@ def test_a_block_is_sent_after_the_commit(known_customer, simulator):
 
 def test_a_rolled_back_block_sends_nothing(known_customer, simulator):
     with pytest.raises(RuntimeError), transaction.atomic():
-        customer_block_propagated(customer_id=known_customer.customer_id)
+        customer_block_propagated(actor=Actor.system(), customer_id=known_customer.customer_id)
         raise RuntimeError("the surrounding change failed")
     assert block_calls(simulator) == []
     assert not GatewayCall.objects.exists()
@@ -51,9 +52,9 @@ def test_a_rolled_back_block_sends_nothing(known_customer, simulator):
 
 
 def test_blocking_twice_and_unblocking_send_one_call(known_customer, simulator):
-    customer_block_propagated(customer_id=known_customer.customer_id)
-    customer_block_propagated(customer_id=known_customer.customer_id)
-    customer_block_propagated(customer_id=known_customer.customer_id, blocked=False)
+    customer_block_propagated(actor=Actor.system(), customer_id=known_customer.customer_id)
+    customer_block_propagated(actor=Actor.system(), customer_id=known_customer.customer_id)
+    customer_block_propagated(actor=Actor.system(), customer_id=known_customer.customer_id, blocked=False)
     assert len(block_calls(simulator)) == 1
 
 
@@ -62,7 +63,7 @@ def test_an_outage_delays_the_call_and_the_sweep_delivers_it(known_customer, sim
 
     settings.B2B_GATEWAY_RETRY_BASE = 0.0
     simulator.fault("block", 503, times=2)
-    customer_block_propagated(customer_id=known_customer.customer_id)
+    customer_block_propagated(actor=Actor.system(), customer_id=known_customer.customer_id)
     call = GatewayCall.objects.get()
     assert call.delivered_at is None and call.attempts == 1 and "unavailable" in call.last_error
     call_command("gateway_calls_redeliver")  # still down
@@ -153,7 +154,7 @@ def test_staff_groups_made_by_the_migration(known_customer, client, django_user_
 
     # Transactional tests empty every table afterwards, migration data included: make the
     # groups again with the migration's own function (it is idempotent).
-    importlib.import_module("backoffice.migrations.0001_staff_groups").create_groups(apps, None)
+    importlib.import_module("backoffice.migrations.0003_staff_groups_finance").create_groups(apps, None)
 
     user = django_user_model.objects.create_user(f"{group}-1", password="pw-staff-2026", is_staff=True)
     user.groups.add(Group.objects.get(name=group))

@@ -3,7 +3,6 @@ app (live server) and the gateway simulator. Screenshots land in artifacts/scree
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 
 import pytest
@@ -11,33 +10,10 @@ import pytest
 from balances.models import Balance, LedgerEntry
 from balances.services import balance_open
 from customers.services import customer_create
-from tests.browser import SCREENSHOTS, launch, log_in, needs_chromium, trade_one_option
+from tests.browser import SCREENSHOTS, log_in, needs_chromium, trade_one_option
 from tests.conftest import new_id
 
 pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop running; Django's ORM calls in these tests are
-    # plain synchronous test code, so the async-safety guard does not apply.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1100, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ def test_with_redis_down_the_limits_fail_open_and_say_so(browser_client, setting
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:1/0"}}
     settings.B2B_TRADEROOM_RATE_PER_USER = "1/d"
-    with caplog.at_level(logging.ERROR, logger="traderoom.views"):
+    with caplog.at_level(logging.ERROR, logger="b2b_server.page_limits"):
         statuses = [browser_client.get("/traderoom/").status_code for _ in range(3)]
     assert statuses == [200, 200, 200]
     assert any("rate limiter unavailable" in r.getMessage() for r in caplog.records)
@@ -45,12 +45,12 @@ def test_only_the_caches_own_failures_let_a_request_through(browser_client, sett
     is a bug, not an outage: it must not switch the limit off."""
     import django_ratelimit.core
 
-    from traderoom import views
+    from b2b_server import page_limits
 
     def broken(*args, **kwargs):
         raise ValueError("a rate django-ratelimit cannot read")
 
-    monkeypatch.setattr(views, "is_ratelimited", broken)
+    monkeypatch.setattr(page_limits, "is_ratelimited", broken)
     assert django_ratelimit.core.is_ratelimited is not broken
     with pytest.raises(ValueError, match="cannot read"):
         browser_client.get("/traderoom/")

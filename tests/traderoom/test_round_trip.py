@@ -6,6 +6,7 @@ import httpx
 import pytest
 from django.core.management import call_command
 
+from audit.actors import Actor
 from balances.models import Balance, LedgerEntry
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,7 +35,7 @@ def test_a_blocked_customers_trading_room_cannot_open_an_option(browser_client, 
 
     page = browser_client.get("/traderoom/").content.decode()
     url = page.split('<iframe class="room" src="', 1)[1].split('"', 1)[0]
-    customer_block(customer_id=trader.customer_id)
+    customer_block(actor=Actor.system(), customer_id=trader.customer_id)
     with httpx.Client(follow_redirects=True, timeout=10) as room:
         refused = room.post(f"{url}/open", data={"stake": "10.00"}).text
     assert "Option refused (451)" in refused

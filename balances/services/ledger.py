@@ -1,4 +1,4 @@
-"""Writes to the wallet: debit, credit, deposit, opening a balance.
+"""The ledger's one way to move money, and Quadcode's debit and credit.
 
 Every money movement is one operation (the idempotency record, keyed by request_id) plus at
 most one ledger entry, written atomically together with the balance change.
@@ -17,7 +17,6 @@ until the caller commits. Side effects (the gateway's outbox) are queued after i
 
 from __future__ import annotations
 
-import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,22 +25,20 @@ import psycopg
 from django.db import DataError, IntegrityError, connection, transaction
 
 from b2b_server.db import ensure_durable
-from b2b_server.errors import InvalidRequest
 from balances.errors import (
+    AlreadyReversed,
     AmountOutOfRange,
-    BalanceExists,
     BalanceNotFound,
     CurrencyMismatch,
     CustomerBlocked,
     InsufficientFunds,
     RequestIdConflict,
 )
-from balances.models import ADJUSTMENTS, OUTGOING, Balance, BalanceType, Kind, LedgerEntry, Operation
-from balances.money import AMOUNT_LIMIT, currency_exponent, validate_amount
+from balances.models import OUTGOING, Balance, Kind, LedgerEntry, Operation
+from balances.money import AMOUNT_LIMIT, validate_amount
 from balances.selectors import BalanceTarget, balance_target
-from customers.ids import EXTERNAL_ID_RULE, is_external_id
+from customers.ids import is_external_id
 from customers.models import Customer
-from customers.selectors import customer_get
 
 
 @dataclass(frozen=True)
@@ -92,7 +89,7 @@ def ledger_debit(*, customer_id: str, balance_id: str, request_id: str, amount: 
     under its request_id. With `force` it takes what there is, down to zero, and reports the
     amount actually taken as `realized_amount`.
     """
-    return _post(kind=Kind.DEBIT, customer_id=customer_id, balance_id=balance_id, request_id=request_id,
+    return post_movement(kind=Kind.DEBIT, customer_id=customer_id, balance_id=balance_id, request_id=request_id,
                  amount=amount, currency=currency, comment=comment, force=force)
 
 
@@ -103,66 +100,34 @@ def ledger_credit(*, customer_id: str, balance_id: str, request_id: str, amount:
     Applied even for a blocked customer: the position is already closed on the platform's
     side, and refusing its settlement would strand the money.
     """
-    return _post(kind=Kind.CREDIT, customer_id=customer_id, balance_id=balance_id, request_id=request_id,
+    return post_movement(kind=Kind.CREDIT, customer_id=customer_id, balance_id=balance_id, request_id=request_id,
                  amount=amount, currency=currency, comment=comment)
 
 
 def ledger_deposit(*, customer_id: str, balance_id: str, request_id: str, amount: Decimal, currency: str,
                    comment: str = "") -> Posted:
     """Bring broker money onto a balance (opening amount, a deposit)."""
-    return _post(kind=Kind.DEPOSIT, customer_id=customer_id, balance_id=balance_id, request_id=request_id,
+    return post_movement(kind=Kind.DEPOSIT, customer_id=customer_id, balance_id=balance_id, request_id=request_id,
                  amount=amount, currency=currency, comment=comment)
 
 
-def ledger_adjust(*, balance_id: str, kind: Kind, amount: Decimal, reason: str, user_id: int) -> Posted:
-    """An operator's deposit, withdrawal or correction: a ledger entry with its reason and author,
-    under the API's rules (exact in the currency, never below zero)."""
-    if kind not in ADJUSTMENTS:
-        raise InvalidRequest(f"An adjustment is one of {', '.join(k.value for k in ADJUSTMENTS)}.")
-    if not reason.strip():
-        raise InvalidRequest("An adjustment needs a reason.")
-    balance = Balance.objects.select_related("customer").filter(balance_id=balance_id).first()
-    if balance is None:
-        raise BalanceNotFound()
-    return _post(kind=kind, customer_id=balance.customer.customer_id, balance_id=balance_id,
-                 request_id=f"adj:{uuid.uuid4()}", amount=amount, currency=balance.currency, comment=reason.strip(),
-                 created_by=user_id)
+def post_movement(*, kind: Kind, customer_id: str, balance_id: str, request_id: str, amount: Decimal, currency: str,
+                  comment: str, force: bool = False, created_by: int | None = None, reversal_of: int | None = None,
+                  within_transaction: bool = False) -> Posted:
+    """Move money once per request_id, under every rule of the ledger. Only this package calls it.
 
-
-@transaction.atomic
-def balance_open(*, customer_id: str, balance_id: str, currency: str, type: str = BalanceType.REAL,
-                 amount: Decimal = Decimal(0)) -> Balance:
-    """Open a balance; a non-zero opening amount is posted as a deposit entry, never written directly."""
-    customer = customer_get(customer_id=customer_id)
-    if not is_external_id(balance_id):
-        raise InvalidRequest(f"balance_id must be {EXTERNAL_ID_RULE}")
-    currency_exponent(currency)
-    if type not in BalanceType.values:
-        raise InvalidRequest(f"type must be one of {', '.join(BalanceType.values)}.")
-    if amount < 0:
-        raise InvalidRequest("The opening amount cannot be negative.")
-    try:
-        with transaction.atomic():
-            balance = Balance.objects.create(balance_id=balance_id, customer=customer, currency=currency, type=type)
-    except IntegrityError:
-        raise BalanceExists(f"Balance {balance_id} already exists.") from None
-    if amount:
-        # Inside this transaction on purpose: nobody else can know, let alone wait for, a balance
-        # that is being created; a failed deposit leaves no balance behind.
-        _post(kind=Kind.DEPOSIT, customer_id=customer_id, balance_id=balance_id, request_id=f"open:{balance_id}",
-              amount=amount, currency=currency, comment="opening amount", within_transaction=True)
-        balance.refresh_from_db(fields=["amount"])
-    return balance
-
-
-def _post(*, kind: Kind, customer_id: str, balance_id: str, request_id: str, amount: Decimal, currency: str,
-          comment: str, force: bool = False, created_by: int | None = None, within_transaction: bool = False) -> Posted:
+    `within_transaction`: the caller's own durable transaction (balances.services.staff) groups
+    several movements; otherwise the movement must commit on its own.
+    """
     if not within_transaction:
         ensure_durable(f"a ledger {kind.value}")
     validate_amount(amount, currency)
-    attempt_fn = LEDGER_ATTEMPTS["postgresql" if connection.vendor == "postgresql" else "portable"]
-    attempt = attempt_fn(kind=kind, customer_id=customer_id, balance_id=balance_id, request_id=request_id,
-                         amount=amount, currency=currency, comment=comment, force=force, created_by=created_by)
+    # A linked movement (reversal_of) goes through the ORM, which records the link; Quadcode's
+    # debits and credits never have one and keep their single statement.
+    vendor = "postgresql" if connection.vendor == "postgresql" and reversal_of is None else "portable"
+    attempt = LEDGER_ATTEMPTS[vendor](kind=kind, customer_id=customer_id, balance_id=balance_id,
+                                      request_id=request_id, amount=amount, currency=currency, comment=comment,
+                                      force=force, created_by=created_by, reversal_of=reversal_of)
     target, applied = attempt.target, attempt.applied
     if target is None:
         raise BalanceNotFound()
@@ -280,7 +245,8 @@ SELECT target.id, target.currency, target.is_blocked, op.id, %(amount)s::numeric
 
 
 def _attempt_postgresql(*, kind: Kind, customer_id: str, balance_id: str, request_id: str, amount: Decimal,
-                        currency: str, comment: str, force: bool, created_by: int | None) -> _Attempt:
+                        currency: str, comment: str, force: bool, created_by: int | None,
+                        reversal_of: int | None = None) -> _Attempt:
     if not (is_external_id(customer_id) and is_external_id(balance_id)):
         return _Attempt(target=None)
     params = {"customer_id": customer_id, "balance_id": balance_id, "request_id": request_id, "kind": kind.value,
@@ -311,7 +277,8 @@ def _attempt_postgresql(*, kind: Kind, customer_id: str, balance_id: str, reques
 
 
 def _attempt_portable(*, kind: Kind, customer_id: str, balance_id: str, request_id: str, amount: Decimal,
-                      currency: str, comment: str, force: bool, created_by: int | None) -> _Attempt:
+                      currency: str, comment: str, force: bool, created_by: int | None,
+                      reversal_of: int | None = None) -> _Attempt:
     try:
         target = balance_target(customer_id=customer_id, balance_id=balance_id)
     except BalanceNotFound:
@@ -322,10 +289,12 @@ def _attempt_portable(*, kind: Kind, customer_id: str, balance_id: str, request_
         try:
             with transaction.atomic():
                 operation = Operation.objects.create(request_id=request_id, kind=kind, balance_id=target.pk,
-                                                     amount=amount, force=force)
+                                                     amount=amount, force=force, reversal_of_id=reversal_of)
         except IntegrityError:
             if Operation.objects.filter(request_id=request_id).exists():
                 return _Attempt(target=target)
+            if reversal_of is not None and Operation.objects.filter(reversal_of_id=reversal_of).exists():
+                raise AlreadyReversed() from None
             raise
         current = Balance.objects.select_for_update(no_key=True).values_list("amount", flat=True).get(pk=target.pk)
         if kind not in OUTGOING:
