@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 
 import redis
-from django.shortcuts import render
-from django.utils.translation import gettext as _
 from django_ratelimit.core import is_ratelimited
 
 from b2b_server.clientip import client_ip_text
@@ -47,15 +45,3 @@ def login_over_limit(request, group: str, rate: str, *, setting: str = "B2B_LOGI
     """Password guessing: POSTs per client IP and per submitted username."""
     return request.method == "POST" and over_limit(request, group, [(ip_key, setting, rate),
                                                                      ("post:username", setting, rate)])
-
-
-def page_message(request, *, title: str, message: str, status: int = 200, headers: dict | None = None):
-    response = render(request, "message.html", {"title": title, "message": message}, status=status)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
-
-
-def too_many_attempts(request, retry_after: int = 60):
-    return page_message(request, title=_("Too many attempts"), message=_("Too many attempts, try again shortly."),
-                        status=429, headers={"Retry-After": str(retry_after)})

@@ -87,6 +87,27 @@ B2B_STAFF_MFA = env_bool("B2B_STAFF_MFA", B2B_ENVIRONMENT != "sandbox")
 # The name authenticator apps show next to the codes.
 OTP_TOTP_ISSUER = env_str("B2B_MFA_ISSUER", "B2B wallet")
 
+# --- the customer's wallet pages (account) ------------------------------------------------------
+# Money-moving forms (withdraw, announce a deposit, API session, second factor): POSTs per user.
+B2B_ACCOUNT_RATE_PER_USER = env_rate("B2B_ACCOUNT_RATE_PER_USER", "10/minute")
+# What /account/deposit/ tells customers, as a Django template: {{ reference }} is their own
+# payment reference, {{ customer_id }} their id.
+B2B_DEPOSIT_INSTRUCTIONS = env_str(
+    "B2B_DEPOSIT_INSTRUCTIONS",
+    "Transfer the amount from an account in your own name to our client money account and quote "
+    "your payment reference {{ reference }}, so that we can credit it to you. Then announce the transfer below.")
+
+# --- email to customers (a withdrawal's steps, a deposit credited) --------------------------------
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "b2b_server.mail.ConsoleEmailBackend"
+                        if B2B_ENVIRONMENT == "sandbox" else "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0, positive=True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "wallet@localhost")
+
 # --- Django --------------------------------------------------------------------------------
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
@@ -120,6 +141,7 @@ INSTALLED_APPS = [
     "quadcode",
     "traderoom",
     "backoffice",
+    "account",
 ]
 
 MIDDLEWARE = [

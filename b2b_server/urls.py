@@ -10,6 +10,7 @@ urlpatterns = [
     path("metrics", ops.prometheus, name="metrics"),
     path("", include("balances.urls")),
     path("", include("traderoom.urls")),
+    path("", include("account.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Under /api/: no CSP (Swagger UI starts with an inline script; the page has no user data).
     path("api/schema/ui/", SpectacularSwaggerView.as_view(url_name="schema"), name="schema-ui"),

@@ -71,6 +71,11 @@ class AdjustmentRequest(models.Model):
     def __str__(self) -> str:
         return f"request {self.pk}: {self.kind} {self.amount} {self.currency} on {self.balance_id} ({self.state})"
 
+    @property
+    def by_customer(self) -> bool:
+        """Asked for by the customer on their own pages (not by staff or an API key)."""
+        return self.requested_by.startswith("customer:")
+
     def ledger_key(self, step: str) -> str:
         """The request_id of one of this request's ledger steps (hold, post, release)."""
         return f"bo:{self.pk}:{step}"

@@ -15,7 +15,8 @@ from audit.actors import Actor
 from audit.models import Action
 from audit.services import audit_record
 from b2b_server.clientip import client_ip_text
-from b2b_server.page_limits import login_over_limit, too_many_attempts
+from b2b_server.page_limits import login_over_limit
+from b2b_server.pages import too_many_attempts
 
 
 class StaffLoginForm(OTPAdminAuthenticationForm):

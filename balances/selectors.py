@@ -178,3 +178,28 @@ def balance_held(*, balance: Balance) -> Decimal:
 def _decimal(value) -> Decimal:
     # SQLite (the demo) hands numerics back as int or float; str() round-trips the stored value.
     return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def customer_balances(*, customer_id: str) -> list[Balance]:
+    """A customer's balances, real ones first, oldest first."""
+    return list(Balance.objects.filter(customer__customer_id=customer_id).order_by("-type", "created_at", "id"))
+
+
+@dataclass(frozen=True)
+class Statement:
+    balance: Balance
+    opening: Decimal  # what the balance held just before the period
+    closing: Decimal  # what it held at the period's end
+    entries: models.QuerySet  # the period's entries, oldest first
+
+
+def balance_statement(*, balance: Balance, start, end) -> Statement:
+    """Every entry of `balance` from `start` (inclusive) to `end` (exclusive), with the opening
+    and closing amounts of the period (each entry carries the amount after it)."""
+    entries = LedgerEntry.objects.filter(balance=balance)
+    before = entries.filter(created_at__lt=start).order_by("-id").values_list("balance_after", flat=True).first()
+    last = entries.filter(created_at__lt=end).order_by("-id").values_list("balance_after", flat=True).first()
+    opening = _decimal(before) if before is not None else Decimal(0)
+    closing = _decimal(last) if last is not None else opening
+    period = entries.filter(created_at__gte=start, created_at__lt=end).order_by("id")
+    return Statement(balance=balance, opening=opening, closing=closing, entries=period)

@@ -203,6 +203,13 @@ def _amount(reply: _Reply) -> Answer | None:
     return None
 
 
+def _ssid(reply: _Reply) -> Answer | None:
+    ssid = reply.body.get("ssid")
+    if isinstance(ssid, str) and 0 < len(ssid) <= 1024:
+        return Answer(Outcome.OK, data={"ssid": ssid})
+    return None
+
+
 # --- the endpoints: each status the contract documents, and what it means for us ---------------
 
 SESSION: dict[int, Entry] = {201: _session_url, 404: Outcome.NOT_FOUND, 418: Outcome.BLOCKED,
@@ -214,6 +221,7 @@ ALLOWED_COUNTRIES: dict[int, Entry] = {200: _countries}
 BALANCE_PUSH: dict[int, Entry] = {200: Outcome.OK}
 # 404: a gateway without margin trading has no such endpoint (the balance is then the limit).
 AVAILABLE_WITHDRAWAL: dict[int, Entry] = {200: _amount, 404: Outcome.NOT_FOUND}
+API_SESSION: dict[int, Entry] = {201: _ssid, 404: Outcome.NOT_FOUND, 429: _retry_after, 451: _restriction}
 
 
 def session_create(customer_id: str, payload: dict) -> Answer:
@@ -249,3 +257,9 @@ def available_withdrawal_amount(customer_id: str, balance_id: str) -> Answer:
     return _ask("available_withdrawal", "GET",
                 f"/v1/b2b-gateway/customers/{customer_id}/balances/{balance_id}/available-withdrawal-amount",
                 AVAILABLE_WITHDRAWAL)
+
+
+def api_session_create(customer_id: str, payload: dict) -> Answer:
+    """POST /v1/b2b-gateway/customers/{customer_id}/sessions: an ssid for a customer's trading
+    program (country_code, ip, user_agent, platform_id)."""
+    return _ask("api_session", "POST", f"/v1/b2b-gateway/customers/{customer_id}/sessions", API_SESSION, payload)

@@ -4,7 +4,6 @@ their first visit, pushing balance states, and keeping the allowed-countries lis
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -19,18 +18,9 @@ from quadcode import gateway
 from quadcode.gateway import Outcome
 from quadcode.models import AllowedCountry, GatewayCall
 from quadcode.outbox import gateway_call_queue
+from quadcode.visitor import Visitor
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Visitor:
-    """Where the end user is, as the gateway wants it."""
-
-    country_code: str
-    ip: str
-    locale: str
-    site_domain: str
 
 
 def customer_payload(customer: Customer, visitor: Visitor) -> dict:
@@ -43,6 +33,31 @@ def customer_payload(customer: Customer, visitor: Visitor) -> dict:
                 "date_of_birth": customer.date_of_birth.isoformat() if customer.date_of_birth else ""}
     payload.update({name: value for name, value in optional.items() if value})
     return payload
+
+
+def gateway_customer_ensured(*, customer: Customer, visitor: Visitor, ask):
+    """`ask()` a customer's call of the gateway; when it answers "unknown customer" (404), create
+    the customer there (201, or 409: created meanwhile by a twin) and ask once more — the
+    contract's first-visit sequence, for any per-customer call."""
+    answer = ask()
+    if answer.outcome is not Outcome.NOT_FOUND:
+        return answer
+    created = gateway.customer_create(customer_payload(customer, visitor))
+    if created.outcome not in (Outcome.CREATED, Outcome.EXISTS):
+        return created
+    answer = ask()
+    if answer.outcome is Outcome.NOT_FOUND:
+        log.error("gateway: customer %s still unknown after its creation", customer.customer_id)
+        return gateway.Answer(Outcome.UNAVAILABLE)
+    return answer
+
+
+def api_session_open(*, customer: Customer, visitor: Visitor, user_agent: str, platform_id: int):
+    """An API session (ssid) for a customer who trades through a program."""
+    payload = {"country_code": visitor.country_code, "ip": visitor.ip, "user_agent": user_agent,
+               "platform_id": platform_id}
+    return gateway_customer_ensured(customer=customer, visitor=visitor,
+                                    ask=lambda: gateway.api_session_create(customer.customer_id, payload))
 
 
 @transaction.atomic

@@ -34,6 +34,7 @@ def _required(path: str, method: str = "post") -> tuple[str, ...]:
 
 SESSION_REQUIRED = _required("/v1/b2b-gateway/customers/{customer_id}/session")
 CUSTOMER_REQUIRED = _required("/v1/b2b-gateway/customers")
+API_SESSION_REQUIRED = _required("/v1/b2b-gateway/customers/{customer_id}/sessions")
 
 
 @dataclass
@@ -74,6 +75,7 @@ class State:
             # balance_id -> what a margin account may withdraw now; a balance not named here
             # answers 404, as a gateway without margin trading does.
             self.withdrawable: dict[str, str] = {}
+            self.api_sessions: dict[str, dict] = {}
 
     def take_fault(self, name: str) -> Fault | None:
         with self.lock:
@@ -157,6 +159,7 @@ class Handler(BaseHTTPRequestHandler):
             ("POST", r"/v1/b2b-gateway/customers", "customers", self._customers),
             ("POST", r"/v1/b2b-gateway/customers/([^/]+)/session", "session", self._session),
             ("POST", r"/v1/b2b-gateway/customers/([^/]+)/block", "block", self._block),
+            ("POST", r"/v1/b2b-gateway/customers/([^/]+)/sessions", "api_session", self._api_session),
             ("GET", r"/v1/b2b-gateway/allowed-countries", "allowed-countries", self._allowed_countries),
             ("PUT", r"/v1/b2b-gateway/customers/([^/]+)/balances/([^/]+)", "balance_push", self._balance_push),
             ("GET", r"/v1/b2b-gateway/customers/([^/]+)/balances/([^/]+)/available-withdrawal-amount",
@@ -217,6 +220,21 @@ class Handler(BaseHTTPRequestHandler):
                                           "message": ""}
         self._send(201, {"url": f"{self.config.public_url}/traderoom/{token}"})
 
+    def _api_session(self, body, customer_id):
+        missing = {name: {"code": "is_required", "message": f"{name} is required"} for name in API_SESSION_REQUIRED
+                   if body.get(name) in (None, "") or (name == "platform_id") != isinstance(body.get(name), int)}
+        if missing:
+            return self._send(422, missing)
+        if customer_id not in self.state.customers:
+            return self._send(404, {"error": "customer_not_found"})
+        if body["country_code"] in self.state.restricted_countries:
+            return self._send(451, {"error": "customer_country_restriction",
+                                    "message": "The customer's current country is not allowed."})
+        ssid = secrets.token_hex(16)
+        with self.state.lock:
+            self.state.api_sessions[ssid] = {"customer_id": customer_id, **body}
+        self._send(201, {"ssid": ssid})
+
     def _block(self, body, customer_id):
         if customer_id not in self.state.customers:
             return self._send(404, {"error": "customer_not_found"})
@@ -263,7 +281,8 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_control/calls" and method == "GET":
             with state.lock:
                 return self._send(200, {"calls": state.calls, "customers": state.customers,
-                                        "blocked": sorted(state.blocked), "balances": state.balances})
+                                        "blocked": sorted(state.blocked), "balances": state.balances,
+                                        "api_sessions": state.api_sessions})
         else:
             return self._send(404, {"error": "not_found"})
         self._send(200, {"ok": True})

@@ -4,15 +4,12 @@ opens Traderoom for the first time"; our gateway-api.yaml)."""
 
 from __future__ import annotations
 
-import logging
-
 from balances.models import Balance
 from customers.models import Customer
 from quadcode import gateway
-from quadcode.gateway import Answer, Outcome
-from quadcode.services import Visitor, customer_payload
-
-log = logging.getLogger(__name__)
+from quadcode.gateway import Answer
+from quadcode.services import gateway_customer_ensured
+from quadcode.visitor import Visitor
 
 
 def traderoom_session_open(*, customer: Customer, balance: Balance, visitor: Visitor) -> Answer:
@@ -20,14 +17,5 @@ def traderoom_session_open(*, customer: Customer, balance: Balance, visitor: Vis
     session = {"balance_id": balance.balance_id, "balance_currency_code": balance.currency,
                "balance_type": balance.type, "country_code": visitor.country_code, "ip": visitor.ip,
                "locale": visitor.locale, "site_domain": visitor.site_domain}
-    answer = gateway.session_create(customer.customer_id, session)
-    if answer.outcome is not Outcome.NOT_FOUND:
-        return answer
-    created = gateway.customer_create(customer_payload(customer, visitor))
-    if created.outcome not in (Outcome.CREATED, Outcome.EXISTS):  # 409: created meanwhile, by a twin
-        return created
-    answer = gateway.session_create(customer.customer_id, session)
-    if answer.outcome is Outcome.NOT_FOUND:
-        log.error("gateway: customer %s still unknown to the session call after its creation", customer.customer_id)
-        return Answer(Outcome.UNAVAILABLE)
-    return answer
+    return gateway_customer_ensured(customer=customer, visitor=visitor,
+                                    ask=lambda: gateway.session_create(customer.customer_id, session))

@@ -9,38 +9,26 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from b2b_server.clientip import client_ip_text
-from b2b_server.page_limits import ip_key, login_over_limit, over_limit, page_message, too_many_attempts
+from b2b_server.page_limits import ip_key, login_over_limit, over_limit
+from b2b_server.pages import (
+    account_blocked,
+    country_restricted,
+    no_trading_account,
+    page_message,
+    too_many_attempts,
+    trading_unavailable,
+)
 from balances.errors import BalanceNotFound
 from balances.selectors import customer_balance
-from customers.ids import is_country_code
 from quadcode.gateway import Outcome
 from quadcode.selectors import country_known_refused
-from quadcode.services import Visitor
+from quadcode.visitor import visitor_of
 from traderoom.services import traderoom_session_open
 
 log = logging.getLogger(__name__)
-
-
-def _visitor(request, customer) -> Visitor:
-    country = ""
-    if settings.B2B_COUNTRY_HEADER:
-        header = "HTTP_" + settings.B2B_COUNTRY_HEADER.upper().replace("-", "_")
-        country = request.META.get(header, "").strip().upper()
-    if not is_country_code(country):
-        country = customer.country_code
-    return Visitor(country_code=country, ip=client_ip_text(request.META),
-                   locale=translation.to_locale(translation.get_language() or settings.LANGUAGE_CODE),
-                   site_domain=settings.B2B_SITE_DOMAIN or request.get_host().rsplit(":", 1)[0])
-
-
-def _country_restricted(request):
-    return page_message(request, title=_("Not available in your country"),
-                        message=_("Sorry. Your current country is not allowed access to trading."))
 
 
 @never_cache
@@ -53,18 +41,17 @@ def traderoom(request):
     customer = getattr(request.user, "customer", None)
     request.customer_id = customer.customer_id if customer is not None else None  # for the request log
     if customer is None:
-        return page_message(request, title=_("No trading account"),
-                            message=_("This login has no trading account. Please contact support."), status=403)
+        return no_trading_account(request)
     try:
         balance = customer_balance(customer_id=customer.customer_id, balance_id=request.GET.get("balance_id"))
     except BalanceNotFound:
         return page_message(request, title=_("No such balance"),
                             message=_("This balance does not exist on your account."), status=404)
 
-    visitor = _visitor(request, customer)
+    visitor = visitor_of(request, customer)
     if country_known_refused(visitor.country_code):
         # The gateway's own list says no: answer at once, without a round trip to it.
-        return _country_restricted(request)
+        return country_restricted(request)
     answer = traderoom_session_open(customer=customer, balance=balance, visitor=visitor)
     if answer.outcome is Outcome.OK:
         response = render(request, "traderoom/room.html", {"url": answer.url, "balance": balance})
@@ -73,19 +60,16 @@ def traderoom(request):
         response._csp_replace = {"frame-src": [f"{parts.scheme}://{parts.netloc}"]}
         return response
     if answer.outcome is Outcome.COUNTRY_RESTRICTED:
-        return _country_restricted(request)
+        return country_restricted(request)
     if answer.outcome is Outcome.CURRENCY_RESTRICTED:
         return page_message(request, title=_("Currency not available"),
                             message=_("Sorry. Trading in %(currency)s is not available for this balance.")
                             % {"currency": balance.currency})
     if answer.outcome is Outcome.BLOCKED:
-        return page_message(request, title=_("Account blocked"),
-                            message=_("Sorry. Your account is blocked. Please contact support."))
+        return account_blocked(request)
     if answer.outcome is Outcome.RATE_LIMITED:
         return too_many_attempts(request, retry_after=answer.retry_after or 5)
-    return page_message(request, title=_("Trading unavailable"),
-                        message=_("Trading is temporarily unavailable. Please try again in a few minutes."),
-                        status=503, headers={"Retry-After": "30"})
+    return trading_unavailable(request)
 
 
 _login = auth_views.LoginView.as_view(redirect_authenticated_user=True)

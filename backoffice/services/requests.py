@@ -34,6 +34,7 @@ from backoffice.errors import (
     RequestNotPending,
 )
 from backoffice.models import AdjustmentRequest
+from backoffice.notify import customer_notify
 from balances.errors import AlreadyReversed, BalanceNotFound, InsufficientFunds
 from balances.models import OUTGOING, Balance, Kind
 from balances.money import format_amount, validate_amount
@@ -160,8 +161,9 @@ def operation_reverse(*, operation_id: int, reason: str, key: str, actor: Actor)
 
 
 def request_open(*, balance: Balance, kind: str, amount: Decimal, reason: str, key: str, actor: Actor,
-                 reversal_of: int | None = None) -> RequestOutcome:
-    """Open (or replay) a request. The caller has checked that `actor` may ask for it."""
+                 reversal_of: int | None = None, four_eyes: bool | None = None) -> RequestOutcome:
+    """Open (or replay) a request. The caller has checked that `actor` may ask for it.
+    `four_eyes=True` sends it to a second person whatever its size (a customer's own requests)."""
     key, reason = _check_key(key), _check_reason(reason)
     if not isinstance(amount, Decimal):
         raise InvalidRequest("The amount must be a decimal.")
@@ -185,7 +187,7 @@ def request_open(*, balance: Balance, kind: str, amount: Decimal, reason: str, k
             request = AdjustmentRequest.objects.create(
                 key=key, fingerprint=fingerprint, kind=kind, balance=balance, amount=amount, currency=balance.currency,
                 reason=reason, reversal_of_id=reversal_of, outgoing=outgoing,
-                four_eyes=needs_four_eyes(kind=kind, amount=amount, currency=balance.currency),
+                four_eyes=four_eyes or needs_four_eyes(kind=kind, amount=amount, currency=balance.currency),
                 requested_by=actor.label, requested_by_user_id=actor.user_id)
     except IntegrityError:
         existing = AdjustmentRequest.objects.filter(key=key).first()
@@ -234,6 +236,7 @@ def _transition_to_pending(request: AdjustmentRequest, actor: Actor, hold: Poste
     if updated:
         audit_record(actor=actor, action=Action.ADJUSTMENT_REQUESTED, target=f"request:{request.pk}",
                      details=_details(request, held=hold is not None))
+        customer_notify(request_id=request.pk, event="requested")
 
 
 def _details(request: AdjustmentRequest, **extra) -> dict:
@@ -276,6 +279,7 @@ def _transition_to_posted(request: AdjustmentRequest, actor: Actor, posted: Post
     if request.kind == RequestKind.REVERSAL:
         audit_record(actor=actor, action=Action.OPERATION_REVERSED, target=f"operation:{request.reversal_of_id}",
                      details={"reversal_operation_id": posted.operation_id, "request_id": request.pk})
+    customer_notify(request_id=request.pk, event="posted")
 
 
 # --- deciding ----------------------------------------------------------------------------------
@@ -352,6 +356,7 @@ def _close(request: AdjustmentRequest, actor: Actor, *, state: str, action: Acti
     if updated:
         audit_record(actor=actor, action=action, target=f"request:{request.pk}",
                      details={"reason": reason, "released": request.hold_id is not None})
+        customer_notify(request_id=request.pk, event=state)
     return bool(updated)
 
 
