@@ -21,6 +21,8 @@ class Action(models.TextChoices):
     STAFF_LOGIN = "staff_login"
     STAFF_LOGIN_FAILED = "staff_login_failed"
     MFA_ENROLLED = "mfa_enrolled"
+    RECONCILIATION_IMPORTED = "reconciliation_imported"
+    RECONCILIATION_BREAK_RESOLVED = "reconciliation_break_resolved"
 
 
 class AuditEvent(models.Model):
@@ -28,7 +30,7 @@ class AuditEvent(models.Model):
     # "alice" (a staff member), "cli:root" (a command run without --by), "api:KEY" (an API key),
     # "customer:ID" (a customer on their own pages), "system" (a scheduled task).
     actor = models.CharField(max_length=150, db_index=True)
-    action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
+    action = models.CharField(max_length=40, choices=Action.choices, db_index=True)
     # What it was done to, as "<kind>:<id>": "balance:b1_USD", "request:17", "customer:c1", "user:alice".
     target = models.CharField(max_length=200, db_index=True)
     details = models.JSONField(default=dict, blank=True)

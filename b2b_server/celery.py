@@ -30,3 +30,17 @@ def _startup_checks(**kwargs) -> None:
         # Celery logs and swallows a signal handler's exceptions; SystemExit is not one of those.
         print(f"celery: the configuration is not usable: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+@app.task(name="b2b_server.celery.scheduler_heartbeat")
+def scheduler_heartbeat() -> float:
+    """Run by beat every minute through a worker: the monitoring alerts when it stops."""
+    import time
+
+    from django.core.cache import cache
+
+    from b2b_server.ops import HEARTBEAT_KEY
+
+    now = time.time()
+    cache.set(HEARTBEAT_KEY, now, timeout=None)
+    return now

@@ -15,6 +15,9 @@ from b2b_server.clientip import client_ip, in_networks, networks
 log = logging.getLogger(__name__)
 
 
+HEARTBEAT_KEY = "scheduler-heartbeat"
+
+
 def _checks() -> dict[str, str]:
     checks = {}
     try:
@@ -58,3 +61,23 @@ def prometheus(request) -> HttpResponse:
     if address is None or not in_networks(address, networks("B2B_METRICS_ALLOWED_IPS")):
         return JsonResponse({"error": "forbidden", "message": "Access to metrics is forbidden."}, status=403)
     return HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def _dependencies_up() -> dict[tuple[str], float]:
+    return {(name,): 1.0 if state == "ok" else 0.0 for name, state in _checks().items()}
+
+
+def _heartbeat() -> float | None:
+    """When the scheduler's heartbeat task last ran (celery beat, through a worker); kept in the
+    shared cache, so it is seen by every web process when REDIS_URL is set."""
+    try:
+        return cache.get(HEARTBEAT_KEY)
+    except Exception:  # the cache is down: b2b_dependency_up says so; no value here
+        return None
+
+
+metrics.state_gauge("b2b_dependency_up", "Whether what the server needs answers (1) or not (0).", _dependencies_up,
+                    labels=("dependency",), ttl=5.0)
+metrics.state_gauge("b2b_scheduler_heartbeat_timestamp_seconds",
+                    "When the scheduler's heartbeat task last ran (beat every minute, through a worker).", _heartbeat,
+                    ttl=5.0)

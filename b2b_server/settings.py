@@ -87,6 +87,11 @@ B2B_STAFF_MFA = env_bool("B2B_STAFF_MFA", B2B_ENVIRONMENT != "sandbox")
 # The name authenticator apps show next to the codes.
 OTP_TOTP_ISSUER = env_str("B2B_MFA_ISSUER", "B2B wallet")
 
+# --- reconciliation with Quadcode's report --------------------------------------------------------
+# How far the two clocks may disagree: at either end of a report's window, an operation of ours
+# it lacks is not a break.
+B2B_RECONCILE_SKEW = env_duration("B2B_RECONCILE_SKEW", "5m")
+
 # --- the customer's wallet pages (account) ------------------------------------------------------
 # Money-moving forms (withdraw, announce a deposit, API session, second factor): POSTs per user.
 B2B_ACCOUNT_RATE_PER_USER = env_rate("B2B_ACCOUNT_RATE_PER_USER", "10/minute")
@@ -142,6 +147,7 @@ INSTALLED_APPS = [
     "traderoom",
     "backoffice",
     "account",
+    "reconciliation",
 ]
 
 MIDDLEWARE = [
@@ -200,13 +206,19 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "allowed-countries": {"task": "quadcode.tasks.allowed_countries_refresh", "schedule": 3600.0},
-    "ledger-verify-nightly": {"task": "balances.tasks.ledger_verify_nightly",
-                              "schedule": crontab(hour=3, minute=15)},
+    # Checkpoints of yesterday (UTC) a quarter past midnight, then the check from them; the whole
+    # history, every hash recomputed, once a week.
+    "ledger-checkpoint-nightly": {"task": "balances.tasks.ledger_checkpoint_nightly",
+                                  "schedule": crontab(hour=0, minute=15)},
+    "ledger-verify-weekly-full": {"task": "balances.tasks.ledger_verify_nightly", "kwargs": {"full": True},
+                                  "schedule": crontab(hour=3, minute=15, day_of_week=0)},
     # Pending staff requests past B2B_REQUEST_EXPIRY expire (holds released); interrupted ones finish.
     "adjustment-requests-sweep": {"task": "backoffice.tasks.adjustment_requests_sweep_task", "schedule": 600.0},
     # The outbox is the truth: anything queued but not delivered (a lost message, a broker
     # restart) is picked up again.
     "redeliver-gateway-calls": {"task": "quadcode.tasks.gateway_calls_redeliver", "schedule": 60.0},
+    # For the monitoring: proves beat and a worker are alive (b2b_scheduler_heartbeat_timestamp_seconds).
+    "scheduler-heartbeat": {"task": "b2b_server.celery.scheduler_heartbeat", "schedule": 60.0},
 }
 # Backoff of gateway calls that failed: base * 2**attempt seconds, capped.
 B2B_GATEWAY_RETRY_BASE = env_float("B2B_GATEWAY_RETRY_BASE", 5.0, positive=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.urls import path
+from django.urls import path, reverse
 from django_otp.admin import OTPAdminAuthenticationForm
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -65,7 +65,22 @@ class StaffAdminSite(admin.AdminSite):
         return response
 
     def get_urls(self):
-        from backoffice.views import mfa_enrol, mfa_overview
+        from backoffice.views import liabilities_report, mfa_enrol, mfa_overview, statement_report
 
         return [path("mfa/", self.admin_view(mfa_overview), name="mfa_overview"),
-                path("mfa/<int:user_id>/", self.admin_view(mfa_enrol), name="mfa_enrol")] + super().get_urls()
+                path("mfa/<int:user_id>/", self.admin_view(mfa_enrol), name="mfa_enrol"),
+                path("reports/liabilities/", self.admin_view(liabilities_report), name="report_liabilities"),
+                path("reports/statement/", self.admin_view(statement_report), name="report_statement"),
+                ] + super().get_urls()
+
+    def get_app_list(self, request, app_label=None):
+        """The reports, listed on the index like the models are."""
+        apps = super().get_app_list(request, app_label)
+        if app_label is None and request.user.has_perm("balances.view_balance"):
+            apps.append({"name": "Reports", "app_label": "reports", "app_url": reverse("admin:report_liabilities"),
+                         "has_module_perms": True, "models": [
+                             {"name": "Liabilities to customers", "object_name": "liabilities",
+                              "admin_url": reverse("admin:report_liabilities"), "view_only": True, "perms": {}},
+                             {"name": "Daily statement of a balance", "object_name": "statement",
+                              "admin_url": reverse("admin:report_statement"), "view_only": True, "perms": {}}]})
+        return apps

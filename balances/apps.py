@@ -6,4 +6,9 @@ class BalancesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from balances import checks  # noqa: F401  (registers the start-up checks)
+        from balances import (
+            checks,  # noqa: F401  (registers the start-up checks)
+            metrics,
+        )
+
+        metrics.register()

@@ -114,6 +114,8 @@ class Operation(models.Model):
             models.UniqueConstraint(fields=["reversal_of"], condition=Q(reversal_of__isnull=False),
                                     name="operation_reversed_once"),
         ]
+        # Only the holds: what pending requests set aside is found without reading every operation.
+        indexes = [models.Index(fields=["balance"], condition=Q(kind="hold"), name="operation_holds")]
 
     def __str__(self) -> str:
         return self.request_id
@@ -156,3 +158,57 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.realized_amount} on {self.balance_id}"
+
+
+class Checkpoint(models.Model):
+    """A balance's state after a day's batch of entries, chained by hash to the one before it.
+
+    `hash` = SHA-256 over `previous_hash` and the batch's entries in order (balances.checkpoints
+    says exactly how), so a rewritten or deleted old entry — even with the append-only triggers
+    disabled — no longer matches, and neither does any checkpoint after it. Append-only itself.
+    `ledger_verify` starts from the latest checkpoints: its cost grows with new entries, not with
+    history; `ledger_verify --full` recomputes every hash.
+    """
+
+    balance = models.ForeignKey(Balance, on_delete=models.PROTECT, related_name="checkpoints", db_index=False)
+    day = models.DateField(help_text="The day (UTC) whose entries end with this checkpoint.")
+    closing_amount = _money()
+    # Not a foreign key on purpose: old entries may one day be archived out of the live database.
+    last_entry_id = models.BigIntegerField()
+    entries = models.PositiveIntegerField(help_text="How many entries this checkpoint's hash covers.")
+    previous_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["balance", "day"], name="checkpoint_one_per_balance_and_day")]
+        ordering = ["balance_id", "day"]
+
+    def __str__(self) -> str:
+        return f"{self.balance_id} {self.day}: {self.closing_amount}"
+
+
+class CheckpointRun(models.Model):
+    """One day's checkpointing: the entries and operations it covered, up to these ids."""
+
+    day = models.DateField(unique=True)
+    up_to_entry_id = models.BigIntegerField()
+    up_to_operation_id = models.BigIntegerField()
+    checkpoints = models.PositiveIntegerField()
+    entries = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class VerifyRun(models.Model):
+    """One run of ledger_verify: when, how deep, and what it found (for the alert on its age)."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    full = models.BooleanField()
+    problems = models.PositiveIntegerField()
+    balances = models.PositiveIntegerField()
+    entries_checked = models.BigIntegerField()
+
+    @property
+    def ok(self) -> bool:
+        return self.problems == 0

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db import connection, models
 
 from balances.errors import AlreadyReversed, BalanceNotFound, CustomerBlocked, OperationNotReversible
-from balances.models import ADJUSTMENTS, OUTGOING, REVERSES, Balance, Kind, LedgerEntry, Operation
+from balances.models import ADJUSTMENTS, REVERSES, Balance, Kind, LedgerEntry, Operation
 from balances.money import format_amount
 from customers.ids import is_external_id
 from customers.models import Customer
@@ -58,63 +58,6 @@ def balance_get(*, customer_id: str, balance_id: str) -> BalanceTarget:
     if target.customer_blocked:
         raise CustomerBlocked()
     return target
-
-
-@dataclass(frozen=True)
-class LedgerMismatch:
-    balance_id: str
-    problem: str
-
-
-def ledger_verify() -> list[LedgerMismatch]:
-    """Recompute every balance from its ledger and name each one that disagrees.
-
-    Checks that (1) each stored amount equals the signed sum of its entries, (2) each entry's
-    balance_after equals the running sum up to it, (3) each entry repeats its operation
-    (kind, balance, amount), (4) every operation without an entry is a declined outgoing one, and
-    (5) every release or reversal undoes, on the same balance, exactly what its linked operation
-    moved, and is of a kind that may undo it.
-    """
-    balance, entry, operation = Balance._meta.db_table, LedgerEntry._meta.db_table, Operation._meta.db_table
-    outgoing = ", ".join(f"'{kind.value}'" for kind in sorted(OUTGOING))
-    pairs = ", ".join(f"('{kind.value}', '{undone.value}')" for kind, undoes in REVERSES.items()
-                      for undone in sorted(undoes))
-    signed = f"CASE WHEN e.kind IN ({outgoing}) THEN -e.realized_amount ELSE e.realized_amount END"
-    queries = {
-        "stored amount {0} != sum of entries {1}": f"""
-            SELECT b.balance_id, b.amount, COALESCE(SUM({signed}), 0) AS computed
-            FROM {balance} b LEFT JOIN {entry} e ON e.balance_id = b.id
-            GROUP BY b.id, b.balance_id, b.amount
-            HAVING b.amount <> COALESCE(SUM({signed}), 0)""",
-        "entry {0}: balance_after {1} != running sum {2}": f"""
-            SELECT balance_id, id, balance_after, running FROM (
-                SELECT b.balance_id, e.id, e.balance_after,
-                       SUM({signed}) OVER (PARTITION BY e.balance_id ORDER BY e.id) AS running
-                FROM {entry} e JOIN {balance} b ON b.id = e.balance_id) t
-            WHERE balance_after <> running""",
-        "entry {0} disagrees with its operation {1}": f"""
-            SELECT b.balance_id, e.id, o.request_id
-            FROM {entry} e JOIN {operation} o ON o.id = e.operation_id JOIN {balance} b ON b.id = e.balance_id
-            WHERE o.kind <> e.kind OR o.balance_id <> e.balance_id OR o.amount <> e.amount""",
-        "operation {0} ({1}) has no ledger entry": f"""
-            SELECT b.balance_id, o.request_id, o.kind
-            FROM {operation} o JOIN {balance} b ON b.id = o.balance_id
-            LEFT JOIN {entry} e ON e.operation_id = o.id
-            WHERE e.id IS NULL AND NOT (o.kind IN ({outgoing}) AND NOT o.force)""",
-        "operation {0} does not undo what {1} moved": f"""
-            SELECT b.balance_id, o.request_id, orig.request_id
-            FROM {operation} o JOIN {operation} orig ON orig.id = o.reversal_of_id
-            JOIN {balance} b ON b.id = o.balance_id LEFT JOIN {entry} oe ON oe.operation_id = orig.id
-            WHERE o.balance_id <> orig.balance_id OR oe.id IS NULL OR o.amount <> oe.realized_amount
-               OR (o.kind, orig.kind) NOT IN ({pairs})""",
-    }
-    problems = []
-    with connection.cursor() as cursor:
-        for template, sql in queries.items():
-            cursor.execute(sql)
-            for balance_id, *details in cursor.fetchall():
-                problems.append(LedgerMismatch(balance_id=balance_id, problem=template.format(*details)))
-    return problems
 
 
 def customer_balance(*, customer_id: str, balance_id: str | None = None) -> Balance:
@@ -203,3 +146,50 @@ def balance_statement(*, balance: Balance, start, end) -> Statement:
     closing = _decimal(last) if last is not None else opening
     period = entries.filter(created_at__gte=start, created_at__lt=end).order_by("id")
     return Statement(balance=balance, opening=opening, closing=closing, entries=period)
+
+
+@dataclass(frozen=True)
+class RecordedOperation:
+    """An operation as reconciliation compares it: what was asked, and what was applied."""
+
+    request_id: str
+    kind: str
+    customer_id: str
+    balance_id: str
+    amount: Decimal
+    currency: str
+    realized_amount: Decimal | None  # None: not applied (a declined debit)
+    created_at: object
+
+
+def _recorded(rows) -> list[RecordedOperation]:
+    return [RecordedOperation(request_id=r[0], kind=r[1], customer_id=r[2], balance_id=r[3], amount=_decimal(r[4]),
+                              currency=r[5], realized_amount=None if r[6] is None else _decimal(r[6]),
+                              created_at=r[7]) for r in rows]
+
+
+_RECORDED_FIELDS = ("request_id", "kind", "balance__customer__customer_id", "balance__balance_id", "amount",
+                    "balance__currency", "entry__realized_amount", "created_at")
+
+
+def operations_by_request_id(*, request_ids: list[str]) -> dict[str, RecordedOperation]:
+    found = {}
+    for start in range(0, len(request_ids), 5000):
+        chunk = request_ids[start:start + 5000]
+        found.update({op.request_id: op for op in _recorded(
+            Operation.objects.filter(request_id__in=chunk).values_list(*_RECORDED_FIELDS))})
+    return found
+
+
+def _first_id_from(moment) -> int:
+    """The lowest operation id made at or after `moment`: found by walking the id index back from
+    the newest operation, so it reads what came after `moment`, not the history before it."""
+    before = Operation.objects.filter(created_at__lt=moment).order_by("-id").values_list("id", flat=True).first()
+    return (before or 0) + 1
+
+
+def quadcode_operations_between(*, start, end) -> list[RecordedOperation]:
+    """Quadcode's debits and credits applied here whose own time is within [start, end]."""
+    operations = Operation.objects.filter(id__gte=_first_id_from(start), created_at__gte=start, created_at__lte=end,
+                                          kind__in=[Kind.DEBIT, Kind.CREDIT], entry__isnull=False)
+    return _recorded(operations.order_by("id").values_list(*_RECORDED_FIELDS).iterator(chunk_size=5000))

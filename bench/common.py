@@ -59,24 +59,54 @@ def mint_token(work: Path, env: dict) -> str:
               "--lifetime", "600", env=env).strip()
 
 
-def populate(db: str, balances: int = BALANCES) -> None:
-    """`balances` customers with one USD balance each, funded by an opening deposit entry."""
+def populate(db: str, balances: int = BALANCES, *, at: str = "now()") -> None:
+    """`balances` customers with one USD balance each, funded by an opening deposit entry (made
+    at the SQL time `at`)."""
     sql = f"""
     INSERT INTO customers_customer (customer_id, email, country_code, first_name, middle_name, last_name,
         phone_number, account_timezone, is_blocked, created_at, updated_at)
-    SELECT 'c' || g, 'c' || g || '@example.com', 'DE', '', '', '', '', '', false, now(), now()
+    SELECT 'c' || g, 'c' || g || '@example.com', 'DE', '', '', '', '', '', false, {at}, {at}
     FROM generate_series(1, {balances}) g;
     INSERT INTO balances_balance (balance_id, customer_id, currency, type, amount, created_at)
-    SELECT 'b' || c.customer_id_num || '_USD', c.id, 'USD', 'real', 1000000000, now()
+    SELECT 'b' || c.customer_id_num || '_USD', c.id, 'USD', 'real', 1000000000, {at}
     FROM (SELECT id, substr(customer_id, 2)::int AS customer_id_num FROM customers_customer) c;
     INSERT INTO balances_operation (request_id, kind, balance_id, amount, force, created_at)
-    SELECT 'open:' || balance_id, 'deposit', id, 1000000000, false, now() FROM balances_balance;
+    SELECT 'open:' || balance_id, 'deposit', id, 1000000000, false, {at} FROM balances_balance;
     INSERT INTO balances_ledgerentry (operation_id, balance_id, kind, amount, realized_amount, balance_after,
         comment, created_at)
-    SELECT id, balance_id, 'deposit', amount, amount, amount, 'opening amount', now() FROM balances_operation;
+    SELECT id, balance_id, 'deposit', amount, amount, amount, 'opening amount', {at} FROM balances_operation;
     ANALYZE;
     """
     sh("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-c", sql)
+
+
+def load_history(db: str, entries: int, balances: int = BALANCES, *, days: int = 365) -> None:
+    """`entries` historical Quadcode operations and their entries, spread over the balances and the
+    last `days` days: each balance alternates a credit of 1.00 and a debit of 1.00, so every
+    running amount is known without summing (the opening amount, plus 1.00 after a credit) and the
+    ledger verifies. `entries` is rounded to a multiple of 2 x balances (every balance ends where
+    it started). Loaded in slices, so memory stays flat at 10^7 and beyond."""
+    per_round = 2 * balances
+    rounds = max(1, entries // per_round)
+    total = rounds * per_round
+    slice_size = 1_000_000
+    for start in range(0, total, slice_size):
+        stop = min(start + slice_size, total)
+        sql = f"""
+        INSERT INTO balances_operation (request_id, kind, balance_id, amount, force, created_at)
+        SELECT 'h' || g, CASE WHEN ((g / {balances}) % 2) = 0 THEN 'credit' ELSE 'debit' END,
+               (SELECT min(id) FROM balances_balance) + (g % {balances}), 1.00, false,
+               now() - interval '{days} days' + (g::float / {total}) * interval '{days} days'
+        FROM generate_series({start}, {stop - 1}) g;
+        INSERT INTO balances_ledgerentry (operation_id, balance_id, kind, amount, realized_amount, balance_after,
+            comment, created_at)
+        SELECT o.id, o.balance_id, o.kind, 1.00, 1.00,
+               CASE WHEN o.kind = 'credit' THEN 1000000001 ELSE 1000000000 END, '', o.created_at
+        FROM balances_operation o
+        WHERE o.request_id LIKE 'h%' AND o.id > (SELECT coalesce(max(operation_id), 0) FROM balances_ledgerentry);
+        """
+        sh("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-c", sql)
+    sh("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-c", "VACUUM ANALYZE")
 
 
 def serve(env: dict, log_path: Path) -> subprocess.Popen:

@@ -9,4 +9,9 @@ class QuadcodeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from quadcode import checks  # noqa: F401  (registers the start-up checks)
+        from quadcode import (
+            checks,  # noqa: F401  (registers the start-up checks)
+            metrics,
+        )
+
+        metrics.register()

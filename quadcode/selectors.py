@@ -33,3 +33,9 @@ def country_known_refused(country_code: str) -> bool:
 
 def allowed_countries_count() -> int:
     return AllowedCountry.objects.count()
+
+
+def gateway_calls_oldest_pending_seconds() -> float:
+    oldest = GatewayCall.objects.filter(delivered_at__isnull=True).order_by("created_at") \
+        .values_list("created_at", flat=True).first()
+    return (timezone.now() - oldest).total_seconds() if oldest else 0.0

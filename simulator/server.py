@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
@@ -76,6 +77,8 @@ class State:
             # answers 404, as a gateway without margin trading does.
             self.withdrawable: dict[str, str] = {}
             self.api_sessions: dict[str, dict] = {}
+            # Every debit and credit the platform made (answered 201): its operations report.
+            self.operations: list[dict] = []
 
     def take_fault(self, name: str) -> Fault | None:
         with self.lock:
@@ -150,6 +153,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str):
         path = urlsplit(self.path).path
+        self.query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
         body = self._body() if method in ("POST", "PUT") else {}
         if path.startswith("/_control/"):
             return self._control(method, path, body)
@@ -278,6 +282,10 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_control/faults" and method == "POST":
             with state.lock:
                 state.faults.extend(Fault(**fault) for fault in body.get("faults", []))
+        elif path == "/_control/report" and method == "GET":
+            return self._send(200, self._report(), content_type="text/csv; charset=utf-8")
+        elif path == "/_control/trade" and method == "POST":
+            return self._send(200, self._scripted_trade(body), content_type="text/plain; charset=utf-8")
         elif path == "/_control/calls" and method == "GET":
             with state.lock:
                 return self._send(200, {"calls": state.calls, "customers": state.customers,
@@ -300,7 +308,64 @@ class Handler(BaseHTTPRequestHandler):
             url += f"/{operation}"
         response = httpx.request(method, url, json=payload, timeout=10,
                                  headers={"Authorization": f"Bearer {self._quadcode_token()}"})
-        return response.status_code, response.json()
+        answer = response.json()
+        if operation and response.status_code == 201:
+            self._record(operation, payload, answer)
+        return response.status_code, answer
+
+    def _record(self, operation: str, payload: dict, answer: dict) -> None:
+        with self.state.lock:
+            if any(op["request_id"] == payload["request_id"] for op in self.state.operations):
+                return  # a replay: the platform made one operation
+            self.state.operations.append({
+                "request_id": payload["request_id"], "customer_id": answer["customer_id"],
+                "balance_id": answer["balance_id"], "kind": operation, "amount": answer["amount"],
+                "currency_code": answer["currency_code"],
+                "realized_amount": answer.get("realized_amount", "") if operation == "debit" else "",
+                "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")})
+
+    def _report(self) -> str:
+        """The platform's operations report, as CSV, optionally for created_at in [from, to]."""
+        start, end = self.query.get("from", ""), self.query.get("to", "")
+        lines = ["request_id,customer_id,balance_id,kind,amount,currency_code,realized_amount,created_at"]
+        with self.state.lock:
+            for op in self.state.operations:
+                if (not start or op["created_at"] >= start) and (not end or op["created_at"] <= end):
+                    lines.append(",".join(op[name] for name in ("request_id", "customer_id", "balance_id", "kind",
+                                                                "amount", "currency_code", "realized_amount",
+                                                                "created_at")))
+        return "\n".join(lines) + "\n"
+
+    def _scripted_trade(self, body: dict) -> str:
+        """Quadcode's servers opening and closing one option on a balance (the demo's script): the
+        balance read, a debit, the same debit again (a retry), a credit. Returns the transcript."""
+        session = {"customer_id": body.get("customer_id", ""), "balance_id": body.get("balance_id", "")}
+        stake, payout = body.get("stake", "10.00"), body.get("payout", "18.50")
+        lines = []
+
+        def call(method, operation=None, payload=None):
+            lines.append(f"-> {method} customers/{session['customer_id']}/balances/{session['balance_id']}"
+                         + (f"/{operation}" if operation else "") + (f" {json.dumps(payload)}" if payload else ""))
+            status, answer = self._balance_api(method, session, operation, payload)
+            lines.append(f"<- {status} {json.dumps(answer)}")
+            return status, answer
+
+        status, balance = call("GET")
+        if status == 200:
+            debit = {"request_id": f"open-{uuid.uuid4()}", "amount": stake, "currency_code": balance["currency_code"],
+                     "comment": "option opened"}
+            status, opened = call("POST", "debit", debit)
+            again, replayed = call("POST", "debit", debit)
+            if (again, replayed) == (status, opened):
+                lines.append("   (the same debit sent again got the same answer and moved nothing)")
+            if status == 201:
+                status, closed = call("POST", "credit", {"request_id": f"close-{uuid.uuid4()}", "amount": payout,
+                                                         "currency_code": balance["currency_code"],
+                                                         "comment": "option closed with a profit"})
+                if status == 201:
+                    lines.append(f"trade done: {balance['amount']} - {opened['amount']} + {closed['amount']} = "
+                                 f"{closed['balance_current_amount']} {balance['currency_code']}")
+        return "\n".join(lines) + "\n"
 
     def _traderoom(self, method, path, body):
         parts = path.strip("/").split("/")

@@ -71,7 +71,7 @@ def test_a_small_adjustment_is_posted_at_once_with_its_reason_and_author(admin_c
                                                                         expected):
     from decimal import Decimal
 
-    from balances.selectors import ledger_verify
+    from balances.verify import ledger_verify
 
     balance = make_balance("100.00")
     response = adjust(admin_client, balance, kind=kind, amount=amount, reason="  customer paid by wire  ")

@@ -33,7 +33,8 @@ def test_the_scripted_demo_trades_an_option_and_the_ledger_verifies(tmp_path):
     out = result.stdout
     assert "<- 200 " in out and out.count("<- 201 ") == 3  # get, debit, replayed debit, credit
     assert "trade done: 1000.00 - 10.00 + 18.50 = 1008.50 USD" in out
-    assert "ledger_verify: OK (1 balances, 3 entries)" in out
+    assert "ledger_verify: OK (1 balances, 3 entries checked" in out
+    assert "reconcile: matched 2, missing_here 0, missing_there 0, mismatched 0" in out
     assert "Traceback" not in out + result.stderr
     assert (tmp_path / "demo.sqlite3").exists()  # the embedded default, not the test database
 

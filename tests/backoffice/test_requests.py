@@ -23,7 +23,8 @@ from backoffice.services import (
 )
 from balances.errors import AlreadyReversed, InsufficientFunds, OperationNotReversible
 from balances.models import Balance, LedgerEntry, Operation
-from balances.selectors import balance_held, ledger_verify
+from balances.selectors import balance_held
+from balances.verify import ledger_verify
 from tests.backoffice.conftest import actions, everything
 from tests.conftest import body, ids, run_parallel
 

@@ -9,7 +9,7 @@ import pytest
 
 from balances import services
 from balances.models import Balance, LedgerEntry, Operation
-from balances.selectors import ledger_verify
+from balances.verify import ledger_verify
 from tests.conftest import QuadcodeCaller, body, ids, new_id, run_parallel
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 
 from balances import services
 from balances.models import Balance, LedgerEntry, Operation
-from balances.selectors import ledger_verify
+from balances.verify import ledger_verify
 
 
 @pytest.fixture
@@ -150,5 +150,6 @@ def test_the_demo_database_keeps_its_append_only_triggers_after_every_migration(
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(database) as db:
         triggers = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-    assert triggers == {f"{table}_no_{op}" for table in ("balances_operation", "balances_ledgerentry",
-                                                         "audit_auditevent") for op in ("update", "delete")}
+    tables = ("balances_operation", "balances_ledgerentry", "audit_auditevent", "balances_checkpoint",
+              "balances_checkpointrun")
+    assert triggers == {f"{table}_no_{op}" for table in tables for op in ("update", "delete")}

@@ -23,7 +23,7 @@ from audit.actors import Actor
 from b2b_server.errors import DomainError
 from balances import services
 from balances.models import Balance
-from balances.selectors import ledger_verify
+from balances.verify import ledger_verify
 from customers.services import customer_block, customer_create
 
 cents = st.integers(min_value=1, max_value=50_000).map(lambda c: Decimal(c).scaleb(-2))

@@ -19,8 +19,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from audit.actors import Actor
-from balances.selectors import ledger_verify
 from balances.services import balance_open
+from balances.verify import ledger_verify
 from customers.services import customer_create
 from tests.fuzz import report
 

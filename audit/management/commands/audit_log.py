@@ -1,18 +1,9 @@
-import datetime as dt
 import json
 
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.core.management.base import BaseCommand
 
 from audit.selectors import audit_event_dict, audit_events
-
-
-def _since(value: str) -> dt.datetime:
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"--since must be an ISO 8601 date or time, not {value!r}") from None
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=dt.UTC)
+from b2b_server.commands import moment_argument
 
 
 class Command(BaseCommand):
@@ -25,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="one JSON object per line")
 
     def handle(self, *args, **o):
-        since = _since(o["since"]) if o["since"] else None
+        since = moment_argument(o["since"], "--since") if o["since"] else None
         for event in audit_events(since=since, actor=o["actor"], action=o["action"]):
             if o["json"]:
                 self.stdout.write(json.dumps(audit_event_dict(event), ensure_ascii=False, sort_keys=True))

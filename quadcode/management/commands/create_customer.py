@@ -1,16 +1,5 @@
-import datetime as dt
-
-from django.core.management.base import CommandError
-
-from b2b_server.commands import DomainCommand
+from b2b_server.commands import DomainCommand, date_argument
 from quadcode.services import customer_register
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"--date-of-birth must be YYYY-MM-DD, not {value!r}") from None
 
 
 class Command(DomainCommand):
@@ -28,7 +17,7 @@ class Command(DomainCommand):
         parser.add_argument("--last-name", default="")
         parser.add_argument("--phone", default="")
         parser.add_argument("--timezone", default="")
-        parser.add_argument("--date-of-birth", type=_date)
+        parser.add_argument("--date-of-birth")
         parser.add_argument("--ip", help="the address they signed up from (sent when pre-registering)")
 
     def handle(self, *args, **o):
@@ -36,6 +25,7 @@ class Command(DomainCommand):
             signup_ip=o["ip"], customer_id=o["customer_id"], email=o["email"], country_code=o["country"],
             username=o["username"], password=o["password"], first_name=o["first_name"],
             middle_name=o["middle_name"], last_name=o["last_name"], phone_number=o["phone"],
-            account_timezone=o["timezone"], date_of_birth=o["date_of_birth"],
+            account_timezone=o["timezone"],
+            date_of_birth=date_argument(o["date_of_birth"], "--date-of-birth") if o["date_of_birth"] else None,
         )
         self.stdout.write(f"created customer {customer.customer_id}")
