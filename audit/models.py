@@ -17,6 +17,7 @@ class Action(models.TextChoices):
     CUSTOMER_BLOCKED = "customer_blocked"
     CUSTOMER_UNBLOCKED = "customer_unblocked"
     CUSTOMER_CHANGED = "customer_changed"
+    CUSTOMER_ERASED = "customer_erased"
     LEDGER_EXPORTED = "ledger_exported"
     STAFF_LOGIN = "staff_login"
     STAFF_LOGIN_FAILED = "staff_login_failed"

@@ -26,3 +26,11 @@ def audit_events(*, since: dt.datetime | None = None, actor: str | None = None, 
 def audit_event_dict(event: AuditEvent) -> dict:
     return {"id": event.pk, "time": event.time.isoformat(), "actor": event.actor, "action": event.action,
             "target": event.target, "details": event.details}
+
+
+def audit_events_about(*, targets: list[str], actor: str) -> Iterator[AuditEvent]:
+    """Every record done to one of `targets` or by `actor`, oldest first."""
+    from django.db.models import Q
+
+    return (AuditEvent.objects.filter(Q(target__in=targets) | Q(actor=actor)).order_by("id")
+            .iterator(chunk_size=2000))

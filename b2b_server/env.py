@@ -142,3 +142,28 @@ def env_thresholds(name: str, default: str) -> dict[str, Decimal]:
             raise ImproperlyConfigured(f"{name}: {match.group(1)} is named twice.")
         thresholds[match.group(1)] = Decimal(match.group(2))
     return thresholds
+
+
+def env_keys(name: str, *, default: str = "", required: bool) -> list[bytes]:
+    """Comma-separated base64 keys of 32 bytes (AES-256), each checked."""
+    import base64
+    import binascii
+
+    raw = env_list(name, default)
+    if not raw:
+        if required:
+            raise ImproperlyConfigured(f"{name} must be set: comma-separated base64 keys of 32 bytes "
+                                       f"(manage.py pii_keygen prints one).")
+        return []
+    keys = []
+    for position, item in enumerate(raw, 1):
+        try:
+            key = base64.b64decode(item, validate=True)
+        except (binascii.Error, ValueError):
+            raise ImproperlyConfigured(f"{name}: key {position} is not base64.") from None
+        if len(key) != 32:
+            raise ImproperlyConfigured(f"{name}: key {position} is {len(key)} bytes, not 32.")
+        keys.append(key)
+    if len(set(keys)) != len(keys):
+        raise ImproperlyConfigured(f"{name}: a key is listed twice.")
+    return keys

@@ -19,6 +19,7 @@ from b2b_server import metrics
 from b2b_server.clientip import client_ip_text
 from b2b_server.db import transient_failure
 from b2b_server.error_handlers import API_PREFIXES
+from b2b_server.logmask import ip_masked
 
 log = logging.getLogger(__name__)
 request_log = logging.getLogger("b2b.request")
@@ -26,7 +27,8 @@ request_log = logging.getLogger("b2b.request")
 
 class RequestLogMiddleware:
     """One structured line per request: method, path, status, duration, customer_id, the
-    operation's request_id and the client IP. Never a token, never an email address."""
+    operation's request_id and the client IP (a page visitor's cut to its network: logmask).
+    Never a token, never an email address."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -41,6 +43,7 @@ class RequestLogMiddleware:
         metrics.http_latency.labels(endpoint).observe(duration)
         customer_id = match.kwargs.get("customer_id") if match is not None else None
         if request_log.isEnabledFor(logging.INFO):
+            client_ip = client_ip_text(request.META)
             # Serialized here rather than by a logging formatter: this runs on every request,
             # and json.dumps of a flat dict costs a fraction of a generic JSON formatter.
             request_log.info(json.dumps({
@@ -48,7 +51,8 @@ class RequestLogMiddleware:
                 "status": response.status_code, "duration_ms": round(duration * 1000, 2),
                 "customer_id": customer_id or getattr(request, "customer_id", None),
                 "request_id": getattr(request, "operation_request_id", None),
-                "client_ip": client_ip_text(request.META),
+                # A visitor's address (a person's) to its network; the API's callers (servers) whole.
+                "client_ip": client_ip if request.path_info.startswith(API_PREFIXES) else ip_masked(client_ip),
             }))
         return response
 

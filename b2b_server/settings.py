@@ -7,6 +7,7 @@ server at start with a message naming the variable.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -18,6 +19,7 @@ from b2b_server.env import (
     env_duration,
     env_float,
     env_int,
+    env_keys,
     env_list,
     env_networks,
     env_rate,
@@ -75,6 +77,18 @@ B2B_TRADEROOM_RATE_PER_USER = env_rate("B2B_TRADEROOM_RATE_PER_USER", "20/minute
 B2B_TRADEROOM_RATE_PER_IP = env_rate("B2B_TRADEROOM_RATE_PER_IP", "60/minute")
 # Login attempts (POSTs), per client IP and per username.
 B2B_LOGIN_RATE = env_rate("B2B_LOGIN_RATE", "10/minute")
+
+# --- personal data (customers.pii) ----------------------------------------------------------------
+# Master keys wrapping each customer's data key: the first wraps, all unwrap. Required outside the
+# sandbox; only `manage.py pii_keygen` (which makes one) runs without them.
+_PII_KEYGEN = len(sys.argv) > 1 and sys.argv[1] == "pii_keygen" and sys.argv[0].endswith("manage.py")
+B2B_PII_KEYS = [] if _PII_KEYGEN else env_keys(
+    "B2B_PII_KEYS", required=True,
+    # The sandbox's fixed key: personal data in the sandbox is no secret.
+    default="" if B2B_ENVIRONMENT != "sandbox" else "c2FuZGJveC1vbmx5LXBpaS1rZXktMzItYnl0ZXMhISE=")
+# How long delivered gateway calls keep their personal payload, and customers their sign-up address.
+B2B_OUTBOX_RETENTION_DAYS = env_int("B2B_OUTBOX_RETENTION_DAYS", 30, minimum=1)
+B2B_IP_RETENTION_DAYS = env_int("B2B_IP_RETENTION_DAYS", 180, minimum=1)
 
 # --- money that staff move (backoffice) --------------------------------------------------------
 # Every withdrawal, and any other adjustment at or above these amounts (in the balance's
@@ -217,6 +231,12 @@ CELERY_BEAT_SCHEDULE = {
     # The outbox is the truth: anything queued but not delivered (a lost message, a broker
     # restart) is picked up again.
     "redeliver-gateway-calls": {"task": "quadcode.tasks.gateway_calls_redeliver", "schedule": 60.0},
+    # Retention of personal data (B2B_OUTBOX_RETENTION_DAYS, B2B_IP_RETENTION_DAYS) and of expired
+    # sessions, nightly; `manage.py pii_retention` does the same by hand.
+    "outbox-payloads-expire": {"task": "backoffice.tasks.outbox_payloads_expire",
+                               "schedule": crontab(hour=1, minute=5)},
+    "signup-ips-expire": {"task": "backoffice.tasks.signup_ips_expire", "schedule": crontab(hour=1, minute=10)},
+    "sessions-clear": {"task": "backoffice.tasks.sessions_clear", "schedule": crontab(hour=1, minute=15)},
     # For the monitoring: proves beat and a worker are alive (b2b_scheduler_heartbeat_timestamp_seconds).
     "scheduler-heartbeat": {"task": "b2b_server.celery.scheduler_heartbeat", "schedule": 60.0},
 }
@@ -349,8 +369,10 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json_line": {"format": "%(message)s"},
     },
+    # Every line passes b2b_server.logmask first: no customer's email address reaches the log.
+    "filters": {"personal_data": {"()": "b2b_server.logmask.PersonalDataFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["personal_data"]},
         "requests": {"class": "logging.StreamHandler", "formatter": "json_line"},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},

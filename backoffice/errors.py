@@ -25,3 +25,9 @@ class ExceedsAvailableAmount(DomainError):
     # The gateway's available-withdrawal-amount: open positions' collateral stays on the balance.
     code, http_status = "exceeds_available_amount", 402
     default_message = "The withdrawal exceeds what the customer may withdraw now."
+
+
+class ErasureRefused(DomainError):
+    # Forgetting a person who still has money with us would leave the broker unable to pay it out.
+    code, http_status = "erasure_refused", 409
+    default_message = "This customer cannot be erased now."

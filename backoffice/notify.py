@@ -41,4 +41,5 @@ def _queue(request_id: int, event: str) -> None:
         "reason": request.decision_reason if event in ("rejected", "expired") else ""})
     from backoffice.tasks import customer_email_send  # the task module imports the services, which import this
 
-    customer_email_send.delay(customer.email, str(subject()), body)
+    # The address is looked up by the worker: it never sits in the broker's queue.
+    customer_email_send.delay(customer.customer_id, str(subject()), body)

@@ -111,6 +111,19 @@ def operation_reversal_kind(*, operation_id: int) -> tuple[Operation, Kind]:
     return original, kind
 
 
+def balance_entries(*, balance: Balance):
+    """Every entry of a balance, oldest first, with its operation and author (an iterator: a
+    balance of years may hold millions)."""
+    return (LedgerEntry.objects.filter(balance=balance).select_related("operation", "created_by")
+            .order_by("id").iterator(chunk_size=2000))
+
+
+def customer_reversed_operations(*, customer_id: str) -> list[int]:
+    """The ids of a customer's operations that were reversed."""
+    return list(Operation.objects.filter(balance__customer__customer_id=customer_id, reversals__isnull=False)
+                .values_list("pk", flat=True))
+
+
 def balance_held(*, balance: Balance) -> Decimal:
     """What pending outgoing requests hold on a balance: holds not yet released."""
     total = LedgerEntry.objects.filter(balance=balance, kind=Kind.HOLD, operation__reversals__isnull=True) \
@@ -121,6 +134,14 @@ def balance_held(*, balance: Balance) -> Decimal:
 def _decimal(value) -> Decimal:
     # SQLite (the demo) hands numerics back as int or float; str() round-trips the stored value.
     return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def customer_balances_locked(*, customer_id: str) -> list[Balance]:
+    """A customer's balances, each row locked until the caller's transaction ends, so that no
+    movement lands between a check of what they hold and what the caller does next. In id
+    order (every locker of several takes them in the same order: no deadlock); a movement
+    holding one makes this wait, bounded by the serving role's lock_timeout."""
+    return list(Balance.objects.select_for_update().filter(customer__customer_id=customer_id).order_by("id"))
 
 
 def customer_balances(*, customer_id: str) -> list[Balance]:

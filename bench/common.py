@@ -16,6 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 BALANCES = 10_000
+# The bench's master key for personal data (B2B_PII_KEYS): populate() seals with it.
+PII_KEY = "YmVuY2gtb25seS1wZXJzb25hbC1kYXRhLWtleS0zMiE="
 
 
 def sh(*cmd, env=None, check=True) -> str:
@@ -34,6 +36,7 @@ def server_env(db: str, work: Path, port: int, **overrides: str) -> dict:
     return {**os.environ,
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:{pg_port()}/{db}",
             "B2B_ENVIRONMENT": "sandbox",
+            "B2B_PII_KEYS": PII_KEY,
             "QUADCODE_PUBLIC_KEY_FILES": str(work / "quadcode-sandbox-public.pem"),
             "B2B_ALLOWED_IPS": "127.0.0.1",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
@@ -59,14 +62,44 @@ def mint_token(work: Path, env: dict) -> str:
               "--lifetime", "600", env=env).strip()
 
 
+def _sealed_customers(balances: int) -> str:
+    """COPY rows (key_id, master, wrapped, customer_id, personal, email_hash) of `balances`
+    customers c1 … with data keys of their own, sealed as customers.services would seal them."""
+    import base64
+    import sys
+    import uuid
+
+    sys.path.insert(0, str(ROOT))
+    from customers import pii
+
+    master = base64.b64decode(PII_KEY)
+    name = pii.master_id(master)
+    rows = []
+    for g in range(1, balances + 1):
+        customer_id, key_id, key = f"c{g}", str(uuid.uuid4()), os.urandom(32)
+        email = f"{customer_id}@example.com"
+        personal = {"email": email, "first_name": "", "middle_name": "", "last_name": "", "phone_number": "",
+                    "account_timezone": "", "date_of_birth": ""}
+        rows.append("\t".join((key_id, name, "\\\\x" + pii.wrap(master, key_id, key).hex(), customer_id,
+                               pii.seal_json(key, customer_id, "personal", personal),
+                               pii.email_hash(email, master=master))))
+    return "\n".join(rows) + "\n\\.\n"
+
+
 def populate(db: str, balances: int = BALANCES, *, at: str = "now()") -> None:
     """`balances` customers with one USD balance each, funded by an opening deposit entry (made
     at the SQL time `at`)."""
-    sql = f"""
-    INSERT INTO customers_customer (customer_id, email, country_code, first_name, middle_name, last_name,
-        phone_number, account_timezone, is_blocked, created_at, updated_at)
-    SELECT 'c' || g, 'c' || g || '@example.com', 'DE', '', '', '', '', '', false, {at}, {at}
-    FROM generate_series(1, {balances}) g;
+    script = f"""
+    \\set ON_ERROR_STOP 1
+    CREATE TEMP TABLE sealed (key_id uuid, master text, wrapped bytea, customer_id text, personal text,
+        email_hash text);
+    COPY sealed FROM STDIN;
+{_sealed_customers(balances)}
+    INSERT INTO customers_datakey (key_id, master, wrapped, created_at) SELECT key_id, master, wrapped, {at}
+    FROM sealed;
+    INSERT INTO customers_customer (customer_id, data_key_id, personal, email_hash, country_code, signup_ip,
+        is_blocked, created_at, updated_at)
+    SELECT customer_id, key_id, personal, email_hash, 'DE', '', false, {at}, {at} FROM sealed;
     INSERT INTO balances_balance (balance_id, customer_id, currency, type, amount, created_at)
     SELECT 'b' || c.customer_id_num || '_USD', c.id, 'USD', 'real', 1000000000, {at}
     FROM (SELECT id, substr(customer_id, 2)::int AS customer_id_num FROM customers_customer) c;
@@ -77,7 +110,10 @@ def populate(db: str, balances: int = BALANCES, *, at: str = "now()") -> None:
     SELECT id, balance_id, 'deposit', amount, amount, amount, 'opening amount', {at} FROM balances_operation;
     ANALYZE;
     """
-    sh("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-c", sql)
+    result = subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-f", "-"],
+                            cwd=ROOT, input=script, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if result.returncode:
+        raise SystemExit(f"populate failed:\n{result.stdout}")
 
 
 def load_history(db: str, entries: int, balances: int = BALANCES, *, days: int = 365) -> None:

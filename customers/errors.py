@@ -13,3 +13,9 @@ class CustomerExists(DomainError):
 
 class CustomerInvalid(InvalidRequest):
     code = "invalid_customer"
+
+
+class CustomerErased(DomainError):
+    # The person asked to be forgotten: their record stays (their money's history), their data do not.
+    code, http_status = "customer_erased", 410
+    default_message = "This customer was erased."

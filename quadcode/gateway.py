@@ -26,6 +26,7 @@ from django.conf import settings
 
 from b2b_server import metrics
 from b2b_server.keys import load_es256_private_key
+from b2b_server.logmask import emails_masked
 
 log = logging.getLogger(__name__)
 
@@ -136,12 +137,11 @@ def _ask(name: str, method: str, path: str, table: dict[int, Entry], payload: di
     return answer
 
 
-_EMAIL_RE = re.compile(r"[^\s\"'<>@,;:]+@([^\s\"'<>@,;:]+)")
 
 
 def redacted(text: str) -> str:
     """Upstream bodies go to the log, but never a full email address."""
-    return _EMAIL_RE.sub(r"***@\1", text)[:_BODY_LOG_LIMIT]
+    return emails_masked(text)[:_BODY_LOG_LIMIT]
 
 
 # --- readers of replies, used in the tables ---------------------------------------------------

@@ -19,6 +19,9 @@ from django.utils import timezone
 
 from b2b_server.celery import app as celery_app
 from balances.selectors import balance_state
+from customers.errors import CustomerNotFound
+from customers.pii import PersonalDataUnavailable
+from customers.selectors import customer_get, personal_unseal
 from quadcode import gateway
 from quadcode.gateway import Answer, Outcome
 from quadcode.models import GatewayCall
@@ -28,6 +31,8 @@ _LEASE = dt.timedelta(minutes=2)
 # The Celery task that delivers one call (quadcode.tasks); named here so that queueing needs no
 # import of the task module, which imports this one.
 DELIVER_TASK = "quadcode.tasks.gateway_call_deliver"
+# The sealing purpose of a pre-registration's body (payload {"sealed": ...}, customers.pii).
+CREATE_CUSTOMER_BODY = "gateway:create_customer"
 
 
 def gateway_call_queue(*, kind: str, customer_id: str, payload: dict | None = None) -> GatewayCall:
@@ -60,6 +65,7 @@ class Delivery:
 _FINAL = {Outcome.OK: "", Outcome.CREATED: "", Outcome.EXISTS: "", Outcome.NOT_FOUND: "",
           Outcome.COUNTRY_RESTRICTED: "country restricted", Outcome.CURRENCY_RESTRICTED: "currency restricted",
           Outcome.REJECTED: "rejected"}
+_ERASED = "customer erased before delivery"
 
 
 def gateway_call_deliver(*, call_id: int) -> Delivery:
@@ -73,9 +79,9 @@ def gateway_call_deliver(*, call_id: int) -> Delivery:
         return Delivery(delivered=GatewayCall.objects.filter(pk=call_id, delivered_at__isnull=False).exists())
     call = GatewayCall.objects.get(pk=call_id)
     answer = _send(call)
-    if answer.outcome in _FINAL:
-        note = _FINAL[answer.outcome]
-        if answer.outcome is Outcome.REJECTED:
+    if answer is None or answer.outcome in _FINAL:
+        note = _ERASED if answer is None else _FINAL[answer.outcome]
+        if answer is not None and answer.outcome is Outcome.REJECTED:
             note = gateway.redacted(f"rejected: {answer.data}")
         GatewayCall.objects.filter(pk=call_id).update(delivered_at=timezone.now(), leased_until=None, last_error=note)
         return Delivery(delivered=True)
@@ -95,12 +101,43 @@ def _send_balance_push(call: GatewayCall) -> Answer:
                                 updated_at=state.updated_at_us)
 
 
+def _send_create_customer(call: GatewayCall) -> Answer | None:
+    try:
+        body = personal_unseal(customer=customer_get(customer_id=call.customer_id), purpose=CREATE_CUSTOMER_BODY,
+                               token=call.payload["sealed"])
+    except (PersonalDataUnavailable, CustomerNotFound, KeyError):
+        return None  # forgotten (or scrubbed) before it went out: nothing to send
+    return gateway.customer_create(body)
+
+
 _SENDERS = {
     GatewayCall.Kind.BLOCK: lambda call: gateway.customer_block(call.customer_id),
-    GatewayCall.Kind.CREATE_CUSTOMER: lambda call: gateway.customer_create(call.payload),
+    GatewayCall.Kind.CREATE_CUSTOMER: _send_create_customer,
     GatewayCall.Kind.BALANCE_PUSH: _send_balance_push,
 }
 
 
-def _send(call: GatewayCall) -> Answer:
+def _send(call: GatewayCall) -> Answer | None:
     return _SENDERS[GatewayCall.Kind(call.kind)](call)
+
+
+@dataclass(frozen=True)
+class Scrubbed:
+    calls: int
+
+
+def gateway_calls_forget(*, customer_id: str) -> Scrubbed:
+    """An erased customer's pre-registrations: bodies emptied; one not yet sent is dropped."""
+    calls = GatewayCall.objects.filter(customer_id=customer_id, kind=GatewayCall.Kind.CREATE_CUSTOMER)
+    calls.filter(delivered_at__isnull=True).update(delivered_at=timezone.now(), leased_until=None,
+                                                   last_error=_ERASED)
+    return Scrubbed(calls=calls.exclude(payload={}).update(payload={}))
+
+
+def gateway_payloads_expire(*, older_than: dt.timedelta) -> Scrubbed:
+    """Retention: the bodies of calls delivered more than `older_than` ago lose their personal
+    fields (a pre-registration's body is nothing else; a block's or a push's holds none)."""
+    cutoff = timezone.now() - older_than
+    expired = (GatewayCall.objects.filter(kind=GatewayCall.Kind.CREATE_CUSTOMER, delivered_at__lt=cutoff)
+               .exclude(payload={}))
+    return Scrubbed(calls=expired.update(payload={}))

@@ -39,3 +39,8 @@ def gateway_calls_oldest_pending_seconds() -> float:
     oldest = GatewayCall.objects.filter(delivered_at__isnull=True).order_by("created_at") \
         .values_list("created_at", flat=True).first()
     return (timezone.now() - oldest).total_seconds() if oldest else 0.0
+
+
+def customer_gateway_calls(*, customer_id: str) -> list[GatewayCall]:
+    """Every call we made (or owe) the gateway on this customer's behalf, oldest first."""
+    return list(GatewayCall.objects.filter(customer_id=customer_id).order_by("id"))

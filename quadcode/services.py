@@ -13,11 +13,12 @@ from django.utils import timezone
 from audit.actors import Actor
 from b2b_server.errors import DomainError
 from customers.models import Customer
+from customers.selectors import customer_profile, personal_seal
 from customers.services import BlockChanged, customer_block, customer_create
 from quadcode import gateway
 from quadcode.gateway import Outcome
 from quadcode.models import AllowedCountry, GatewayCall
-from quadcode.outbox import gateway_call_queue
+from quadcode.outbox import CREATE_CUSTOMER_BODY, gateway_call_queue
 from quadcode.visitor import Visitor
 
 log = logging.getLogger(__name__)
@@ -25,12 +26,10 @@ log = logging.getLogger(__name__)
 
 def customer_payload(customer: Customer, visitor: Visitor) -> dict:
     """The body of POST /v1/b2b-gateway/customers: the required fields and every profile field we hold."""
+    profile = customer_profile(customer=customer)
     payload = {"customer_id": customer.customer_id, "country_code": visitor.country_code, "ip": visitor.ip,
-               "email": customer.email}
-    optional = {"first_name": customer.first_name, "middle_name": customer.middle_name,
-                "last_name": customer.last_name, "phone_number": customer.phone_number,
-                "account_timezone": customer.account_timezone,
-                "date_of_birth": customer.date_of_birth.isoformat() if customer.date_of_birth else ""}
+               "email": profile.email}
+    optional = {name: value for name, value in profile.personal().items() if name != "email"}
     payload.update({name: value for name, value in optional.items() if value})
     return payload
 
@@ -81,8 +80,12 @@ def customer_register(*, signup_ip: str | None = None, **fields) -> Customer:
     customer = customer_create(signup_ip=signup_ip, **fields)
     if signup_ip:
         visitor = Visitor(country_code=customer.country_code, ip=signup_ip, locale="", site_domain="")
+        # Kept sealed under the customer's key until it is sent (quadcode.outbox), and scrubbed
+        # B2B_OUTBOX_RETENTION_DAYS after: the body is nothing but personal data.
+        sealed = personal_seal(customer=customer, purpose=CREATE_CUSTOMER_BODY,
+                               value=customer_payload(customer, visitor))
         gateway_call_queue(kind=GatewayCall.Kind.CREATE_CUSTOMER, customer_id=customer.customer_id,
-                           payload=customer_payload(customer, visitor))
+                           payload={"sealed": sealed})
     return customer
 
 

@@ -93,3 +93,29 @@ def test_one_json_line_per_request_without_token_or_email(quadcode, make_balance
     assert entry["client_ip"] == "127.0.0.1"
     assert isinstance(entry["duration_ms"], float) and isinstance(entry["time"], float)
     assert "Bearer" not in line and "eyJ" not in line and "@example.com" not in line
+
+
+def test_a_page_visitors_address_is_logged_cut_to_its_network(client, db, caplog):
+    with caplog.at_level(logging.INFO, logger="b2b.request"):
+        client.get("/login/", REMOTE_ADDR="198.51.100.77")
+        client.get("/login/", REMOTE_ADDR="2001:db8:1:2::5")
+    shown = [json.loads(r.getMessage())["client_ip"] for r in caplog.records if r.name == "b2b.request"]
+    assert shown == ["198.51.100.0/24", "2001:db8:1::/48"]
+
+
+def test_log_lines_and_tracebacks_lose_the_local_part_of_email_addresses(capsys):
+    """The console handler's filter (b2b_server.logmask), on whatever logger wrote the line."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+    log = logging.getLogger("b2b.test.mask")
+    log.warning("mail to %s bounced", "zelda.quark@example.org")
+    try:
+        raise ValueError("no such address: zelda.quark@example.org")
+    except ValueError:
+        log.exception("failed")
+    err = capsys.readouterr().err
+    assert "zelda.quark" not in err
+    assert "mail to ***@example.org bounced" in err and "no such address: ***@example.org" in err

@@ -10,6 +10,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# A master key for personal data, as `manage.py pii_keygen` prints one (required outside the sandbox).
+PII_KEY = "dGVzdC1vbmx5LXBlcnNvbmFsLWRhdGEta2V5LTMyISE="
+
+
 def manage_check(**env_overrides):
     env = {**os.environ, **env_overrides}
     return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -112,13 +116,13 @@ def test_a_key_file_that_is_not_p256_is_refused(tmp_path):
 
 @pytest.mark.parametrize("environment", ["production", "integration"])
 def test_outside_the_sandbox_a_missing_secret_key_fails_at_start(environment):
-    result = manage_check(B2B_ENVIRONMENT=environment, DJANGO_SECRET_KEY="")
+    result = manage_check(B2B_ENVIRONMENT=environment, DJANGO_SECRET_KEY="", B2B_PII_KEYS=PII_KEY)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
 def test_a_complete_production_configuration_starts(key_dir):
-    result = manage_check(B2B_ENVIRONMENT="production", DJANGO_SECRET_KEY="x" * 50,
+    result = manage_check(B2B_ENVIRONMENT="production", DJANGO_SECRET_KEY="x" * 50, B2B_PII_KEYS=PII_KEY,
                           QUADCODE_PUBLIC_KEY_FILES=",".join(str(key_dir / f"{name}-public.pem")
                                                              for name in ("quadcode", "rotated")),
                           B2B_ALLOWED_IPS="203.0.113.0/24,2001:db8::/32", B2B_TRUSTED_PROXIES="10.0.0.1")
@@ -139,6 +143,7 @@ def test_a_gateway_with_our_key_and_issuer_passes(key_dir):
 
 def test_check_deploy_is_clean_under_production_settings(key_dir):
     env = {**os.environ, "B2B_ENVIRONMENT": "production", "DJANGO_SECRET_KEY": "k" * 20 + "-Zq8!x" * 8,
+           "B2B_PII_KEYS": PII_KEY,
            "QUADCODE_PUBLIC_KEY_FILES": str(key_dir / "quadcode-public.pem"), "B2B_ALLOWED_IPS": "203.0.113.0/24",
            "DJANGO_ALLOWED_HOSTS": "wallet.example.com"}
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,

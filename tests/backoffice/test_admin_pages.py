@@ -4,6 +4,7 @@ and ledger exports."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,8 @@ from audit.models import AuditEvent
 from backoffice.models import AdjustmentRequest
 from backoffice.services import adjustment_request
 from balances.models import Balance, LedgerEntry
+from customers.selectors import customer_profile, personal_unseal
+from customers.services import AUDIT_CHANGES
 from tests.backoffice.conftest import staff_member
 
 QUEUE = "/admin/backoffice/adjustmentrequest/"
@@ -101,9 +104,14 @@ def test_an_admin_edit_of_a_customer_records_each_changed_field_before_and_after
     assert response.status_code == 302, response.content.decode()[:2000]
     event = AuditEvent.objects.get(action="customer_changed")
     assert (event.actor, event.target) == ("editor", f"customer:{customer.customer_id}")
-    assert event.details["changed"] == {"email": {"before": "customer@example.com", "after": "new@example.com"},
-                                        "country_code": {"before": "DE", "after": "FR"},
-                                        "last_name": {"before": "", "after": "Lee"}}
+    expected = {"email": {"before": "customer@example.com", "after": "new@example.com"},
+                "country_code": {"before": "DE", "after": "FR"}, "last_name": {"before": "", "after": "Lee"}}
+    # The names of the fields in the clear; their values sealed under the customer's key.
+    assert event.details["fields"] == sorted(expected)
+    assert "new@example.com" not in json.dumps(event.details)
+    customer.refresh_from_db()
+    assert personal_unseal(customer=customer, purpose=AUDIT_CHANGES, token=event.details["sealed"]) == expected
+    assert customer_profile(customer=customer).email == "new@example.com"
     client.post(f"/admin/customers/customer/{customer.pk}/change/", form, HTTP_HOST="localhost")
     assert AuditEvent.objects.filter(action="customer_changed").count() == 1  # nothing changed: nothing recorded
 

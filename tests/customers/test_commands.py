@@ -9,6 +9,7 @@ from django.core.management.base import CommandError
 
 from balances.models import Balance, LedgerEntry
 from customers.models import Customer
+from customers.selectors import customer_profile
 
 
 def test_create_customer_with_profile_and_login(db):
@@ -16,7 +17,12 @@ def test_create_customer_with_profile_and_login(db):
                  "--password", "s3cret-pass!", "--first-name", "Ann", "--last-name", "Lee", "--phone", "+4912345",
                  "--timezone", "Europe/Berlin", "--date-of-birth", "1990-02-03")
     customer = Customer.objects.get(customer_id="c-100")
-    assert (customer.country_code, customer.first_name, str(customer.date_of_birth)) == ("DE", "Ann", "1990-02-03")
+    profile = customer_profile(customer=customer)
+    assert (customer.country_code, profile.first_name, str(profile.date_of_birth)) == ("DE", "Ann", "1990-02-03")
+    assert (profile.email, profile.phone_number, profile.account_timezone) == ("ann@example.com", "+4912345",
+                                                                               "Europe/Berlin")
+    # The login keeps no copy of the email or the name in the clear.
+    assert (customer.user.email, customer.user.first_name, customer.user.last_name) == ("", "", "")
     assert authenticate(username="ann", password="s3cret-pass!") == customer.user
 
 
