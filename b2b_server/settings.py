@@ -155,6 +155,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     # Ours, lowest first (an app imports only the apps above it in this list).
     "audit",
+    "events",
     "customers",
     "balances",
     "quadcode",

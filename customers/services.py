@@ -17,6 +17,7 @@ from customers.errors import CustomerErased, CustomerExists, CustomerInvalid, Cu
 from customers.ids import EXTERNAL_ID_RULE, is_country_code, is_external_id
 from customers.models import Customer, DataKey
 from customers.selectors import PERSONAL, SIGNUP_IP, Profile, customer_profile, data_key_open
+from events.services import event_record
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def customer_block(*, customer_id: str, actor: Actor, blocked: bool = True, reas
         customer.save(update_fields=["is_blocked", "updated_at"])
         audit_record(actor=actor, action=Action.CUSTOMER_BLOCKED if blocked else Action.CUSTOMER_UNBLOCKED,
                      target=f"customer:{customer_id}", details={"reason": reason.strip()})
+        event_record(type="customer.blocked" if blocked else "customer.unblocked", customer_id=customer_id)
     return BlockChanged(customer=customer, changed=changed)
 
 
@@ -176,6 +178,7 @@ def customer_personal_destroy(*, customer_id: str) -> Customer:
         customer.personal = customer.signup_ip = customer.email_hash = ""
         customer.erased_at = now
         customer.save(update_fields=["personal", "signup_ip", "email_hash", "erased_at", "updated_at"])
+        event_record(type="customer.erased", customer_id=customer_id)
     return customer
 
 

@@ -47,6 +47,7 @@ from balances.services import (
     ledger_hold_settle,
     ledger_reverse,
 )
+from events.services import event_record
 from quadcode.services import balance_moved, withdrawable_amount
 
 log = logging.getLogger(__name__)
@@ -236,7 +237,17 @@ def _transition_to_pending(request: AdjustmentRequest, actor: Actor, hold: Poste
     if updated:
         audit_record(actor=actor, action=Action.ADJUSTMENT_REQUESTED, target=f"request:{request.pk}",
                      details=_details(request, held=hold is not None))
+        _event(request, State.PENDING)
         customer_notify(request_id=request.pk, event="requested")
+
+
+def _event(request: AdjustmentRequest, state: str, operation_id: int | None = None) -> None:
+    """The request's new state in the event log (the integration API, webhooks, the live feed)."""
+    event_record(type=f"request.{state}", customer_id=request.balance.customer.customer_id,
+                 balance_id=request.balance.balance_id,
+                 data={"request_id": request.pk, "kind": request.kind, "state": state,
+                       "amount": format_amount(request.amount, request.currency), "currency": request.currency,
+                       "operation_id": operation_id})
 
 
 def _details(request: AdjustmentRequest, **extra) -> dict:
@@ -279,6 +290,7 @@ def _transition_to_posted(request: AdjustmentRequest, actor: Actor, posted: Post
     if request.kind == RequestKind.REVERSAL:
         audit_record(actor=actor, action=Action.OPERATION_REVERSED, target=f"operation:{request.reversal_of_id}",
                      details={"reversal_operation_id": posted.operation_id, "request_id": request.pk})
+    _event(request, State.POSTED, operation_id=posted.operation_id)
     customer_notify(request_id=request.pk, event="posted")
 
 
@@ -313,6 +325,7 @@ def adjustment_approve(*, request_id: int, actor: Actor) -> RequestOutcome:
         if updated:
             audit_record(actor=actor, action=Action.ADJUSTMENT_APPROVED, target=f"request:{request.pk}",
                          details=_details(request))
+            _event(request, State.APPROVED)
     request.refresh_from_db()
     if not updated and request.state not in (State.APPROVED, State.POSTED):
         raise RequestNotPending(f"Request {request.pk} is {request.state}.")
@@ -356,6 +369,7 @@ def _close(request: AdjustmentRequest, actor: Actor, *, state: str, action: Acti
     if updated:
         audit_record(actor=actor, action=action, target=f"request:{request.pk}",
                      details={"reason": reason, "released": request.hold_id is not None})
+        _event(request, state)
         customer_notify(request_id=request.pk, event=state)
     return bool(updated)
 
