@@ -10,4 +10,6 @@ urlpatterns = [
     path("account/withdraw/", views.withdraw, name="withdraw"),
     path("account/deposit/", views.deposit, name="deposit"),
     path("account/api-session/", views.api_session, name="api-session"),
+    path("account/ws-token", views.ws_token, name="ws-token"),
+    path("account/figures", views.figures, name="figures"),
 ]

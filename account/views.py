@@ -11,7 +11,7 @@ import segno
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.template import Context, Template
 from django.utils import timezone
@@ -39,6 +39,7 @@ from balances.errors import BalanceNotFound, CustomerBlocked, InsufficientFunds
 from balances.models import OUTGOING, Kind
 from balances.money import format_amount
 from balances.selectors import balance_statement, customer_balances
+from integrations.feed.tokens import feed_token_mint
 from quadcode.gateway import Outcome
 from quadcode.services import AvailableAmountUnknown
 from quadcode.visitor import visitor_of
@@ -97,7 +98,7 @@ def _balance_cards(customer) -> list[dict]:
 def overview(request, customer):
     requests = [{"request": r, "amount": _money(r.amount, r.currency)} for r in customer_requests(customer=customer)]
     return render(request, "account/overview.html", {"cards": _balance_cards(customer), "requests": requests,
-                                                     "customer": customer})
+                                                     "customer": customer, "feed_url": settings.B2B_FEED_URL})
 
 
 # --- statements ------------------------------------------------------------------------------
@@ -257,3 +258,32 @@ def api_session(request, customer):
     if answer.outcome is Outcome.RATE_LIMITED:
         return too_many_attempts(request, retry_after=answer.retry_after or 5)
     return trading_unavailable(request)
+
+
+# --- live figures (the event feed) -------------------------------------------------------------
+
+@never_cache
+@login_required
+@require_http_methods(["POST"])
+def ws_token(request):
+    """A short-lived token for the live feed (/ws/events), showing this customer's events only.
+    Not counted against the page limit: a page reconnecting after a network blip asks again."""
+    customer = getattr(request.user, "customer", None)
+    if customer is None or customer.erased_at is not None:
+        return JsonResponse({"error": "no_trading_account", "message": _("This login has no trading account.")},
+                            status=403)
+    minted = feed_token_mint(kind="customer", subject=customer.customer_id)
+    return JsonResponse({"token": minted.token, "expires_in": minted.expires_in})
+
+
+@customer_page
+@require_http_methods(["GET"])
+def figures(request, customer):
+    """The figures of the balances page, as the page shows them (it asks when the feed says a
+    balance moved)."""
+    shown = {}
+    for view in account_overview(customer=customer, entries=0):
+        currency = view.balance.currency
+        shown[view.balance.balance_id] = {"total": _money(view.total, currency), "held": _money(view.held, currency),
+                                          "available": _money(view.available, currency)}
+    return JsonResponse({"balances": shown})

@@ -7,6 +7,7 @@ server at start with a message naming the variable.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -89,6 +90,19 @@ B2B_PII_KEYS = [] if _PII_KEYGEN else env_keys(
 # How long delivered gateway calls keep their personal payload, and customers their sign-up address.
 B2B_OUTBOX_RETENTION_DAYS = env_int("B2B_OUTBOX_RETENTION_DAYS", 30, minimum=1)
 B2B_IP_RETENTION_DAYS = env_int("B2B_IP_RETENTION_DAYS", 180, minimum=1)
+
+# --- the event log and its live feed (integrations) -------------------------------------------
+# Where pages open the feed's WebSocket: empty, this host's /ws/events (a proxy sends /ws/ to
+# bin/serve-feed); else a ws:// or wss:// URL (the demo: the feed's own port).
+B2B_FEED_URL = env_str("B2B_FEED_URL")
+if B2B_FEED_URL and not re.fullmatch(r"wss?://[^\s/]+/\S*", B2B_FEED_URL):
+    raise ImproperlyConfigured(f"B2B_FEED_URL must be a ws:// or wss:// URL, not {B2B_FEED_URL!r}.")
+# Feed tokens live this long (they are only needed to open a connection).
+B2B_FEED_TOKEN_TTL = env_int("B2B_FEED_TOKEN_TTL", 60, minimum=5)
+# A connection that has not authenticated within this many seconds is closed.
+B2B_FEED_AUTH_TIMEOUT = env_float("B2B_FEED_AUTH_TIMEOUT", 10.0, positive=True)
+# How often a feed process looks for new events when no NOTIFY woke it (seconds).
+B2B_FEED_POLL = env_float("B2B_FEED_POLL", 0.5, positive=True)
 
 # --- money that staff move (backoffice) --------------------------------------------------------
 # Every withdrawal, and any other adjustment at or above these amounts (in the balance's
@@ -192,6 +206,8 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
         "base-uri": ["'none'"],
         "object-src": ["'none'"],
+        # the live feed's WebSocket: this host ('self' covers ws: and wss: to it), or B2B_FEED_URL's
+        "connect-src": ["'self'", *([re.match(r"wss?://[^/]+", B2B_FEED_URL).group(0)] if B2B_FEED_URL else [])],
     }
 }
 
@@ -240,6 +256,8 @@ CELERY_BEAT_SCHEDULE = {
     "sessions-clear": {"task": "backoffice.tasks.sessions_clear", "schedule": crontab(hour=1, minute=15)},
     # For the monitoring: proves beat and a worker are alive (b2b_scheduler_heartbeat_timestamp_seconds).
     "scheduler-heartbeat": {"task": "b2b_server.celery.scheduler_heartbeat", "schedule": 60.0},
+    # Numbers committed events (the API, webhooks and the feed number them too when they read).
+    "events-sequence": {"task": "events.tasks.events_sequence_task", "schedule": 2.0},
 }
 # Backoff of gateway calls that failed: base * 2**attempt seconds, capped.
 B2B_GATEWAY_RETRY_BASE = env_float("B2B_GATEWAY_RETRY_BASE", 5.0, positive=True)

@@ -23,3 +23,7 @@ def event_dict(event: Event) -> dict:
     """An event as every reader gets it (the API, webhooks, the live feed)."""
     return {"sequence": event.sequence, "type": event.type, "time": event.time.isoformat(),
             "customer_id": event.customer_id, "balance_id": event.balance_id or None, "data": event.data}
+
+
+def events_unsequenced_count() -> int:
+    return Event.objects.filter(sequence__isnull=True).count()
