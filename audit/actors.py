@@ -10,6 +10,9 @@ from dataclasses import dataclass
 class Actor:
     label: str  # as the audit trail shows it
     user_id: int | None = None  # the login behind it, when there is one (a staff member, a customer)
+    # What a non-person actor (an API key) may do, by permission name; None for people, whose
+    # permissions are their login's.
+    grants: frozenset[str] | None = None
 
     @classmethod
     def staff(cls, user) -> Actor:
@@ -25,8 +28,18 @@ class Actor:
         return cls(label=f"cli:{name}")
 
     @classmethod
-    def api(cls, key_id: str) -> Actor:
-        return cls(label=f"api:{key_id}")
+    def api(cls, key_id: str, grants: frozenset[str] = frozenset()) -> Actor:
+        return cls(label=f"api:{key_id}", grants=frozenset(grants))
+
+    def holds(self, permission: str) -> bool:
+        """Whether this actor may act under `permission`: an API key by its role's grants, a
+        person by their login (active staff holding it)."""
+        if self.grants is not None:
+            return permission in self.grants
+        from django.contrib.auth import get_user_model
+
+        user = get_user_model().objects.filter(pk=self.user_id).first() if self.user_id else None
+        return user is not None and user.is_active and user.is_staff and user.has_perm(permission)
 
     @classmethod
     def customer(cls, customer_id: str, user_id: int | None) -> Actor:

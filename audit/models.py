@@ -24,6 +24,8 @@ class Action(models.TextChoices):
     MFA_ENROLLED = "mfa_enrolled"
     RECONCILIATION_IMPORTED = "reconciliation_imported"
     RECONCILIATION_BREAK_RESOLVED = "reconciliation_break_resolved"
+    API_KEY_CREATED = "api_key_created"
+    API_KEY_REVOKED = "api_key_revoked"
 
 
 class AuditEvent(models.Model):

@@ -21,7 +21,7 @@ from b2b_server.errors import DomainError, LockTimeout, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-API_PREFIXES = ("/v1/", "/api/")
+API_PREFIXES = ("/v1/", "/api/", "/backoffice/v1/")
 
 _DRF_CODES = {
     drf.ParseError: "invalid_request",

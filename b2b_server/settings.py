@@ -104,6 +104,18 @@ B2B_FEED_AUTH_TIMEOUT = env_float("B2B_FEED_AUTH_TIMEOUT", 10.0, positive=True)
 # How often a feed process looks for new events when no NOTIFY woke it (seconds).
 B2B_FEED_POLL = env_float("B2B_FEED_POLL", 0.5, positive=True)
 
+# --- the signed back-office API (/backoffice/v1/) and webhooks -------------------------------
+# A request's X-Timestamp may be this many seconds from our clock (either way); its nonce is
+# remembered for twice as long (Redis, shared by every process).
+B2B_HMAC_WINDOW = env_float("B2B_HMAC_WINDOW", 30.0, positive=True)
+# Calls per API key (all processes together); empty: no limit.
+B2B_API_KEY_RATE = env_rate("B2B_API_KEY_RATE", "600/minute", allow_empty=True)
+# Webhooks: a receiver has this long to answer 2xx; each POST carries at most this many events.
+B2B_WEBHOOK_TIMEOUT = env_float("B2B_WEBHOOK_TIMEOUT", 5.0, positive=True)
+B2B_WEBHOOK_BATCH = env_int("B2B_WEBHOOK_BATCH", 100, minimum=1)
+# Besides the customers' data keys, what else `pii_rotate` rewraps under the first master key.
+B2B_PII_REWRAPPERS = ["integrations.services.api_keys_rewrap"]
+
 # --- money that staff move (backoffice) --------------------------------------------------------
 # Every withdrawal, and any other adjustment at or above these amounts (in the balance's
 # currency), waits for a second staff member's approval.
@@ -177,6 +189,7 @@ INSTALLED_APPS = [
     "backoffice",
     "account",
     "reconciliation",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -258,6 +271,8 @@ CELERY_BEAT_SCHEDULE = {
     "scheduler-heartbeat": {"task": "b2b_server.celery.scheduler_heartbeat", "schedule": 60.0},
     # Numbers committed events (the API, webhooks and the feed number them too when they read).
     "events-sequence": {"task": "events.tasks.events_sequence_task", "schedule": 2.0},
+    # Sends each key's webhook the events it has not acknowledged (retries wait out their backoff).
+    "webhooks-deliver": {"task": "integrations.tasks.webhooks_deliver_task", "schedule": 2.0},
 }
 # Backoff of gateway calls that failed: base * 2**attempt seconds, capped.
 B2B_GATEWAY_RETRY_BASE = env_float("B2B_GATEWAY_RETRY_BASE", 5.0, positive=True)
@@ -379,6 +394,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["b2b_server.schema_hooks.without_backoffice"],
 }
 
 LOGGING = {

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("balances.urls")),
     path("", include("traderoom.urls")),
     path("", include("account.urls")),
+    path("backoffice/v1/", include("integrations.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Under /api/: no CSP (Swagger UI starts with an inline script; the page has no user data).
     path("api/schema/ui/", SpectacularSwaggerView.as_view(url_name="schema"), name="schema-ui"),

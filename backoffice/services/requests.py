@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -80,9 +79,9 @@ def _outcome(request: AdjustmentRequest, *, replayed: bool) -> RequestOutcome:
 
 
 def _require(actor: Actor, permission: str) -> None:
-    user = get_user_model().objects.filter(pk=actor.user_id).first() if actor.user_id else None
-    if user is None or not user.is_active or not user.is_staff or not user.has_perm(permission):
-        raise PermissionMissing(f"{actor.label} may not do this: it needs an active staff member with {permission}.")
+    if not actor.holds(permission):
+        who = "an API key whose role grants" if actor.grants is not None else "an active staff member with"
+        raise PermissionMissing(f"{actor.label} may not do this: it needs {who} {permission}.")
 
 
 def needs_four_eyes(*, kind: str, amount: Decimal, currency: str) -> bool:
