@@ -433,3 +433,28 @@ def test_unknown_paths_and_methods_are_json(signed):
     assert reader.get("nothing-here").json()["error"] == "not_found"
     answer = reader.call("DELETE", "events")
     assert answer.status_code == 405 and answer.json()["error"]
+
+
+def test_staff_see_keys_without_their_secret_and_revoke_them_in_the_admin(client, django_user_model, signed):
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+    from tests.backoffice.conftest import staff_member
+
+    reader = signed("reader")
+    key = ApiKey.objects.get(key_id=reader.key_id)
+    url = "/admin/integrations/apikey/"
+    client.force_login(staff_member(django_user_model, "viewer", "integrations.view_apikey"))
+    page = client.get(url, HTTP_HOST="localhost")
+    assert page.status_code == 200 and reader.key_id in page.content.decode()
+    assert reader.secret not in client.get(f"{url}{key.pk}/change/", HTTP_HOST="localhost").content.decode()
+    refused = client.post(url, {"action": "revoke", ACTION_CHECKBOX_NAME: [key.pk]}, HTTP_HOST="localhost")
+    assert refused.status_code in (200, 302)
+    key.refresh_from_db()
+    assert key.revoked_at is None  # the viewer holds no change permission
+    client.force_login(staff_member(django_user_model, "keeper", "integrations.view_apikey",
+                                    "integrations.change_apikey"))
+    client.post(url, {"action": "revoke", ACTION_CHECKBOX_NAME: [key.pk]}, HTTP_HOST="localhost")
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    assert AuditEvent.objects.filter(action="api_key_revoked", actor="keeper").exists()
+    assert reader.get("events").status_code == 401
