@@ -21,7 +21,8 @@ def free_port() -> int:
 
 
 def demo_env(tmp_path) -> dict:
-    env = {**os.environ, "DEMO_DIR": str(tmp_path), "PORT": str(free_port()), "SIMULATOR_PORT": str(free_port())}
+    env = {**os.environ, "DEMO_DIR": str(tmp_path), "PORT": str(free_port()), "SIMULATOR_PORT": str(free_port()),
+           "FEED_PORT": str(free_port())}
     env.pop("DATABASE_URL", None)
     return env
 
@@ -35,6 +36,7 @@ def test_the_scripted_demo_trades_an_option_and_the_ledger_verifies(tmp_path):
     assert "trade done: 1000.00 - 10.00 + 18.50 = 1008.50 USD" in out
     assert "ledger_verify: OK (1 balances, 3 entries checked" in out
     assert "reconcile: matched 2, missing_here 0, missing_there 0, mismatched 0" in out
+    assert "key: bk_" in out and "secret: " in out
     assert "Traceback" not in out + result.stderr
     assert (tmp_path / "demo.sqlite3").exists()  # the embedded default, not the test database
 
@@ -64,6 +66,9 @@ def test_a_person_logs_in_and_trades_in_the_demo(tmp_path):
             # 1008.50 after the scripted trade; then one more option, by hand
             assert trade_one_option(page) == ["1008.50", "998.50", "1017.00"]
             page.screenshot(path=SCREENSHOTS / "demo-after-trade.png")
+            # The wallet page follows the demo's live feed (its own server, on SQLite too).
+            page.goto(f"http://127.0.0.1:{env['PORT']}/account/")
+            page.locator("#live-status[data-state=live]").wait_for()
             browser.close()
 
         ledger = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "manage.py", "ledger_entries", "demo_USD"],
