@@ -56,7 +56,7 @@ def _header(meta: dict, name: str) -> str:
 
 def signed_payload(request) -> bytes:
     """What the signature covers: the raw query string of a GET or DELETE, else the raw body."""
-    if request.method in ("GET", "HEAD", "DELETE"):
+    if request.method in ("GET", "DELETE"):
         return request.META.get("QUERY_STRING", "").encode("latin-1")
     return request.body
 

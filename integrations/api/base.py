@@ -28,6 +28,7 @@ PAGE_DEFAULT, PAGE_MAX = 100, 1000
 class BackofficeApi(APIView):
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
+    http_method_names = ["get", "post", "patch", "delete", "head"]
     needs: dict[str, str] = {}  # method -> the permission (integrations.roles) a key must hold
 
     def dispatch(self, request, *args, **kwargs):
@@ -38,7 +39,7 @@ class BackofficeApi(APIView):
             if handler is None:
                 raise MethodNotAllowed(request.method)
             caller = api_caller(request)
-            needed = self.needs.get(request.method)
+            needed = self.needs.get("GET" if request.method == "HEAD" else request.method)
             if needed is None or not caller.actor.holds(needed):
                 raise RoleRefused(f"A {caller.key.role} key may not {request.method} this.")
             return handler(request, caller, *args, **kwargs)

@@ -458,3 +458,10 @@ def test_staff_see_keys_without_their_secret_and_revoke_them_in_the_admin(client
     assert key.revoked_at is not None
     assert AuditEvent.objects.filter(action="api_key_revoked", actor="keeper").exists()
     assert reader.get("events").status_code == 401
+
+
+def test_head_reads_as_get_and_options_is_not_served(signed):
+    reader = signed("reader")
+    # HEAD is neither GET nor DELETE: its payload is its (empty) body, as the scheme says.
+    assert reader.send("HEAD", "events", b"", reader.headers(b"")).status_code == 200
+    assert reader.call("OPTIONS", "events").status_code == 405
