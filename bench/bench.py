@@ -11,7 +11,10 @@ The server runs as in production, with Redis and the per-customer limit counting
 rate raised so that "hot" is not refused). BENCH_API_RATE= (empty) turns the limit off, to
 measure what it costs.
 
-Usage: bench/run [--seconds 20] [--connections 16]
+With --profile the workers are sampled (py-spy) during "spread" and the top frames printed.
+Every run also drives the naive peer (bench/naive/README.md) with the same load and prints our lead.
+
+Usage: bench/run [--seconds 20] [--connections 16] [--profile] [--no-naive]
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import sampling
 from common import BALANCES, PYTHON, ROOT, prepare, serve, server_env, sh, stop, wrk
+from naive_peer import WORKERS, naive_run
 
 PG_LIMIT = ROOT / "bench" / "pg_limit.sh"
 DB = "b2b_bench"
@@ -35,6 +40,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--pg-limit-seconds", type=int, default=10)
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive peer")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the workers with py-spy during the spread scenario and print the top frames")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="b2b-bench-"))
@@ -58,7 +66,10 @@ def main() -> int:
             scenario_env = {**env, "BENCH_SCENARIO": scenario, "BENCH_TOKEN": token, "BENCH_RUN": run_id,
                             "BENCH_BALANCES": str(BALANCES)}
             wrk(url, 3, args.connections, {**scenario_env, "BENCH_RUN": f"{run_id}w"})  # warm-up
+            samplers = sampling.start(server.pid, args.seconds, work) if args.profile and scenario == "spread" else []
             results[scenario] = r = wrk(url, args.seconds, args.connections, scenario_env)
+            if samplers:
+                sampling.report(samplers)
             print(f"bench: {scenario:7s} {r['rps']:8.0f} ops/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  "
                   f"non-2xx {r['non_2xx']}  socket errors {r['socket_errors']}", flush=True)
     finally:
@@ -66,6 +77,12 @@ def main() -> int:
 
     verify = sh(PYTHON, "manage.py", "ledger_verify", env=env, check=False)
     print(f"bench: {verify.strip()}")
+    naive = {}
+    if not args.no_naive:
+        print(f"bench: the naive peer (bench/naive: DRF @api_view, gunicorn, {WORKERS} sync workers), same load",
+              flush=True)
+        naive = naive_run(DB, work, env, token, port=port + 1, seconds=args.seconds, connections=args.connections,
+                          run_id=run_id)
     print(f"bench: running {PG_LIMIT.name} {args.pg_limit_seconds} 8 (raw PostgreSQL, same machine, same run)",
           flush=True)
     limit_out = sh("bash", str(PG_LIMIT), str(args.pg_limit_seconds), "8",
@@ -86,6 +103,10 @@ def main() -> int:
     for name in ("spread", "hot", "replay"):
         r = results[name]
         print(f"{name:8s} {r['rps']:8.0f} {r['p50']:8.2f} {r['p99']:8.2f}")
+    for name, r in naive.items():
+        print(f"{'naive ' + name:14s} {r['rps']:8.0f} {r['p50']:8.2f} {r['p99']:8.2f}")
+    for name, r in naive.items():
+        rows.append((f"{name}: ours / the naive peer", results[name]["rps"] / r["rps"], ">= 2 (issue 16)"))
     print()
     ok = True
     for label, value, target in rows:
