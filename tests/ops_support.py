@@ -131,10 +131,12 @@ class Drive:
 
 
 def drive(base: str, token: str, *, balances: int, threads: int = 6, per_thread: int | None = None,
-          until: threading.Event | None = None, timeout: float = 5.0, attempts: int = 20) -> Drive:
+          until: threading.Event | None = None, timeout: float = 5.0, attempts: int = 20,
+          client=httpx.Client, headers: dict | None = None) -> Drive:
     """Debits and credits of whole cents from `threads` callers, each retried with the same
     request_id until it gets a definite answer (201, or 402 — never expected here: balances are
-    funded far beyond the load). Runs `per_thread` calls each, or until `until` is set."""
+    funded far beyond the load). Runs `per_thread` calls each, or until `until` is set. `client`
+    makes each caller's httpx client (TLS settings, a source address)."""
     result = Drive()
     lock = threading.Lock()
 
@@ -148,7 +150,8 @@ def drive(base: str, token: str, *, balances: int, threads: int = 6, per_thread:
             started = time.monotonic()
             try:
                 response = client.post(f"{base}/v1/customers/c{b}/balances/b{b}_USD/{op}", json=payload,
-                                       timeout=timeout, headers={"Authorization": f"Bearer {token}"})
+                                       timeout=timeout,
+                                       headers={**(headers or {}), "Authorization": f"Bearer {token}"})
             except httpx.HTTPError as exc:
                 with lock:
                     result.seen[type(exc).__name__] += 1
@@ -165,7 +168,7 @@ def drive(base: str, token: str, *, balances: int, threads: int = 6, per_thread:
 
     def caller(seed):
         n = 0
-        with httpx.Client() as client:
+        with client() as http:
             while (per_thread is None or n < per_thread) and not (until is not None and until.is_set()):
                 n += 1
                 b = 1 + (seed * 7919 + n) % balances
@@ -174,7 +177,7 @@ def drive(base: str, token: str, *, balances: int, threads: int = 6, per_thread:
                 rid = f"ops-{uuid.uuid4().hex}"
                 with lock:
                     result.sent[rid] = (b, op, amount)
-                one(client, rid, b, op, amount)
+                one(http, rid, b, op, amount)
 
     workers = [threading.Thread(target=caller, args=(i,)) for i in range(threads)]
     for worker in workers:
