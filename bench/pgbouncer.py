@@ -36,7 +36,8 @@ def start(directory: Path | None = None, *, port: int, server_port: int = 5432, 
     """PgBouncer on 127.0.0.1:`port`, pooling every database of 127.0.0.1:`server_port` for `users`
     (authentication is left to PostgreSQL's pg_hba: trust here). Ready when this returns. Its
     files go to `directory`, by default a new one in /tmp (where the postgres user can reach it)."""
-    directory = Path(tempfile.mkdtemp(prefix="b2b-pgbouncer-")) if directory is None else directory
+    own = directory is None
+    directory = Path(tempfile.mkdtemp(prefix="b2b-pgbouncer-")) if own else directory
     directory.mkdir(parents=True, exist_ok=True)
     userlist = directory / "userlist.txt"
     userlist.write_text("".join(f'"{user}" ""\n' for user in users))
@@ -67,6 +68,7 @@ pidfile = {directory / "pgbouncer.pid"}
             os.chown(path, user.pw_uid, user.pw_gid)
         command = ["runuser", "-u", "postgres", "--", *command]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    process.own_directory = directory if own else None  # removed by stop()
     deadline = time.time() + 15
     while time.time() < deadline:
         if process.poll() is not None:
@@ -81,7 +83,8 @@ pidfile = {directory / "pgbouncer.pid"}
 
 
 def stop(process: subprocess.Popen) -> None:
-    """SIGTERM to PgBouncer (runuser passes it on), SIGKILL to its group if it lingers."""
+    """SIGTERM to PgBouncer (runuser passes it on), SIGKILL to its group if it lingers; the
+    directory start() made for it goes too."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -89,3 +92,5 @@ def stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, 9)
             process.wait(timeout=10)
+    if getattr(process, "own_directory", None) is not None:
+        shutil.rmtree(process.own_directory, ignore_errors=True)
