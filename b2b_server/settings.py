@@ -318,34 +318,64 @@ TEMPLATES = [
 
 # PostgreSQL in production and tests; with DATABASE_URL unset, an embedded SQLite file for the
 # demo only (SQLite keeps decimals as floating point: never hold real money in it).
-try:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'demo.sqlite3'}",
+# `manage.py migrate` connects as DATABASE_MIGRATE_URL instead (the role that owns the schema;
+# unset: DATABASE_URL, so a one-role setup keeps working), with DATABASE_MIGRATE_LOCK_TIMEOUT:
+# the serving role may not change the schema at all (bin/db-roles, docs/operations.md).
+_MIGRATING = len(sys.argv) > 1 and sys.argv[1] == "migrate" and sys.argv[0].endswith("manage.py")
+
+
+def _database(variable: str, url: str) -> dict:
+    try:
+        return dj_database_url.parse(
+            url,
             conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600),
             # No per-request "SELECT 1": a connection broken by a database restart fails one request
             # with 503 (nothing applied, retry) and is replaced; the hot path saves a round trip.
             conn_health_checks=env_bool("DATABASE_HEALTH_CHECKS", False),
         )
-    }
-except ValueError as exc:  # dj_database_url.ParseError and friends
-    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+    except ValueError as exc:  # dj_database_url.ParseError and friends
+        raise ImproperlyConfigured(f"{variable} is not a database URL: {exc}") from None
+
+
+DATABASES = {"default": _database("DATABASE_URL", env_str("DATABASE_URL")
+                                  or f"sqlite:///{BASE_DIR / 'var' / 'demo.sqlite3'}")}
+if env_str("DATABASE_MIGRATE_URL"):
+    _owner = _database("DATABASE_MIGRATE_URL", env_str("DATABASE_MIGRATE_URL"))
+    if (_owner["ENGINE"], _owner["NAME"]) != (DATABASES["default"]["ENGINE"], DATABASES["default"]["NAME"]):
+        raise ImproperlyConfigured("DATABASE_MIGRATE_URL must name the same database as DATABASE_URL "
+                                   "(another role, the same database).")
+    if _MIGRATING:
+        DATABASES["default"] = _owner
 # Bounded waits (seconds; 0 turns one off): no statement waits forever for a lock, and no web
 # request runs a statement forever. A lock timeout answers 503 `lock_timeout` (nothing applied,
 # retry); batch commands that legitimately read the whole ledger lift the statement limit for
-# their own session (b2b_server.db.unbounded_statements).
+# their own transaction (b2b_server.db.unbounded_statements). A migration waits at most
+# DATABASE_MIGRATE_LOCK_TIMEOUT for its lock: it fails and is run again rather than queue every
+# debit behind its ACCESS EXCLUSIVE request.
 DATABASE_LOCK_TIMEOUT = env_float("DATABASE_LOCK_TIMEOUT", 5.0)
 DATABASE_STATEMENT_TIMEOUT = env_float("DATABASE_STATEMENT_TIMEOUT", 30.0)
 DATABASE_IDLE_IN_TRANSACTION_TIMEOUT = env_float("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", 60.0)
+DATABASE_MIGRATE_LOCK_TIMEOUT = env_float("DATABASE_MIGRATE_LOCK_TIMEOUT", 2.0)
+# Server-side prepared statements for the ledger's statement. Off (false) behind a pooler that
+# does not keep them per client (PgBouncer before 1.21 in transaction mode): see docs/operations.md.
+DATABASE_SERVER_PREPARES = env_bool("DATABASE_SERVER_PREPARES", True)
+# Server-side cursors (QuerySet.iterator()) outside a transaction are WITH HOLD cursors of the
+# session; a transaction-mode pooler hands the next fetch to another server connection. False:
+# iterator() reads client-side (Django's DISABLE_SERVER_SIDE_CURSORS).
+DATABASE_SERVER_SIDE_CURSORS = env_bool("DATABASE_SERVER_SIDE_CURSORS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _options = DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = not DATABASE_SERVER_SIDE_CURSORS
     # Django turns prepared statements off by default; the ledger's one statement per debit or
-    # credit asks for preparation explicitly (Django's own queries never prepare). Behind a
-    # transaction-mode pooler this needs PgBouncer >= 1.21 with max_prepared_statements.
-    _options.setdefault("prepare_threshold", 5)
-    _timeouts = {"lock_timeout": DATABASE_LOCK_TIMEOUT, "statement_timeout": DATABASE_STATEMENT_TIMEOUT,
+    # credit asks for preparation explicitly (Django's own queries never prepare). None turns
+    # them off for the connection, the explicit request included (psycopg).
+    _options["prepare_threshold"] = 5 if DATABASE_SERVER_PREPARES else None
+    _timeouts = {"lock_timeout": DATABASE_MIGRATE_LOCK_TIMEOUT if _MIGRATING else DATABASE_LOCK_TIMEOUT,
+                 "statement_timeout": DATABASE_STATEMENT_TIMEOUT,
                  "idle_in_transaction_session_timeout": DATABASE_IDLE_IN_TRANSACTION_TIMEOUT}
-    # Sent once per connection, in the start-up packet: no round trip per request.
+    # Sent once per connection, in the start-up packet: no round trip per request. A pooler in
+    # transaction mode drops them (ignore_startup_parameters): the role carries them then
+    # (ALTER ROLE … SET, as bin/db-roles does).
     _options["options"] = " ".join([_options.get("options", ""), *(
         f"-c {name}={int(seconds * 1000)}" for name, seconds in _timeouts.items())]).strip()
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

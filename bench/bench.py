@@ -11,10 +11,15 @@ The server runs as in production, with Redis and the per-customer limit counting
 rate raised so that "hot" is not refused). BENCH_API_RATE= (empty) turns the limit off, to
 measure what it costs.
 
-With --profile the workers are sampled (py-spy) during "spread" and the top frames printed.
-Every run also drives the naive peer (bench/naive/README.md) with the same load and prints our lead.
+With --pgbouncer the server reaches PostgreSQL through a PgBouncer of its own in transaction
+mode (bench/pgbouncer.py), as docs/operations.md ("Poolers") deploys it; that needs
+--no-server-prepares (DATABASE_SERVER_PREPARES=false), which also measures on its own what the
+prepared ledger statement saves. With --profile the workers are sampled (py-spy) during "spread"
+and the top frames printed. Every run also drives the naive peer (bench/naive/README.md) with the
+same load and prints our lead.
 
-Usage: bench/run [--seconds 20] [--connections 16] [--profile] [--no-naive]
+Usage: bench/run [--seconds 20] [--connections 16] [--pgbouncer] [--no-server-prepares] [--db NAME] [--port N]
+                 [--profile] [--no-naive]
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import pgbouncer
 import sampling
-from common import BALANCES, PYTHON, ROOT, prepare, serve, server_env, sh, stop, wrk
+from common import BALANCES, PYTHON, ROOT, pg_port, prepare, serve, server_env, sh, stop, wrk
 from naive_peer import WORKERS, naive_run
 
 PG_LIMIT = ROOT / "bench" / "pg_limit.sh"
 DB = "b2b_bench"
+PGBOUNCER_PORT = 6439
 
 
 def main() -> int:
@@ -40,26 +47,46 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--pg-limit-seconds", type=int, default=10)
+    parser.add_argument("--pgbouncer", action="store_true",
+                        help="serve through a PgBouncer of its own in transaction mode (needs --no-server-prepares)")
+    parser.add_argument("--no-server-prepares", action="store_true", help="DATABASE_SERVER_PREPARES=false")
+    parser.add_argument("--db", default=DB, help=f"the scratch database (dropped and made again; default {DB})")
+    parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--no-naive", action="store_true", help="skip the naive peer")
     parser.add_argument("--profile", action="store_true",
                         help="sample the workers with py-spy during the spread scenario and print the top frames")
     args = parser.parse_args()
+    if args.pgbouncer and not args.no_server_prepares:
+        parser.error("--pgbouncer (transaction mode) needs --no-server-prepares")
 
     work = Path(tempfile.mkdtemp(prefix="b2b-bench-"))
-    port = 8765
+    port, db = args.port, args.db
     # The per-customer limit counts every call, as in production; its rate is raised because
     # "hot" sends every call for one customer, far past any real trader.
-    env = server_env(DB, work, port, B2B_API_RATE_PER_CUSTOMER=os.environ.get("BENCH_API_RATE", "100000000/minute"))
-    print(f"bench: preparing {DB} with {BALANCES} balances", flush=True)
-    token = prepare(DB, work, env)
+    env = server_env(db, work, port, B2B_API_RATE_PER_CUSTOMER=os.environ.get("BENCH_API_RATE", "100000000/minute"))
+    if args.no_server_prepares:
+        env["DATABASE_SERVER_PREPARES"] = "false"
+    print(f"bench: preparing {db} with {BALANCES} balances", flush=True)
+    token = prepare(db, work, env)
 
+    bouncer, direct_env = None, dict(env)
+    if args.pgbouncer:
+        # The pooler drops the app's start-up options: the waits come from the database's defaults.
+        sh("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-c",
+           f"ALTER DATABASE {db} SET lock_timeout = '5s'; ALTER DATABASE {db} SET statement_timeout = '30s'; "
+           f"ALTER DATABASE {db} SET idle_in_transaction_session_timeout = '60s'")
+        bouncer = pgbouncer.start(port=PGBOUNCER_PORT, server_port=int(pg_port()))
+        env.update(DATABASE_URL=f"postgres://postgres@127.0.0.1:{PGBOUNCER_PORT}/{db}",
+                   DATABASE_SERVER_SIDE_CURSORS="false")
     # The server logs one JSON line per request, as in production; they go to a file here.
     server = serve(env, work / "server.log")
     results = {}
     try:
         print(f"bench: bin/serve (granian, workers={env.get('GRANIAN_WORKERS', 2)}, "
               f"blocking threads={env.get('GRANIAN_BLOCKING_THREADS', 2)}), "
-              f"wrk -t2 -c{args.connections} -d{args.seconds}s", flush=True)
+              f"wrk -t2 -c{args.connections} -d{args.seconds}s; database "
+              f"{'through PgBouncer (transaction mode)' if bouncer else 'direct'}, server-side prepares "
+              f"{'off' if args.no_server_prepares else 'on'}", flush=True)
         run_id = str(int(time.time()))
         url = f"http://127.0.0.1:{port}"
         for scenario in ("spread", "hot", "replay"):
@@ -74,19 +101,21 @@ def main() -> int:
                   f"non-2xx {r['non_2xx']}  socket errors {r['socket_errors']}", flush=True)
     finally:
         stop(server)
+        if bouncer is not None:
+            pgbouncer.stop(bouncer)
 
-    verify = sh(PYTHON, "manage.py", "ledger_verify", env=env, check=False)
+    verify = sh(PYTHON, "manage.py", "ledger_verify", env=direct_env, check=False)
     print(f"bench: {verify.strip()}")
     naive = {}
     if not args.no_naive:
         print(f"bench: the naive peer (bench/naive: DRF @api_view, gunicorn, {WORKERS} sync workers), same load",
               flush=True)
-        naive = naive_run(DB, work, env, token, port=port + 1, seconds=args.seconds, connections=args.connections,
-                          run_id=run_id)
+        naive = naive_run(db, work, direct_env, token, port=port + 1, seconds=args.seconds,
+                          connections=args.connections, run_id=run_id)
     print(f"bench: running {PG_LIMIT.name} {args.pg_limit_seconds} 8 (raw PostgreSQL, same machine, same run)",
           flush=True)
     limit_out = sh("bash", str(PG_LIMIT), str(args.pg_limit_seconds), "8",
-                   env={**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres"})
+                   env={**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres", "PG_LIMIT_DB": f"{db}_pg_limit"})
     limits = dict(re.findall(r"pg_limit (\w+)=(\d+)", limit_out))
     spread_tps, hot_tps = int(limits["spread_tps"]), int(limits["hot_tps"])
     spread, hot, replay = results["spread"], results["hot"], results["replay"]
@@ -114,7 +143,7 @@ def main() -> int:
     ok = (spread["rps"] >= 0.25 * spread_tps and spread["p99"] <= 50 and hot["rps"] >= 0.4 * hot_tps
           and replay["rps"] > spread["rps"] and "OK" in verify and not any(r["non_2xx"] for r in results.values()))
     print(f"\nbench: {'all targets met' if ok else 'TARGETS MISSED'}")
-    sh("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB, check=False)
+    sh("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", db, check=False)
     return 0 if ok else 1
 
 

@@ -49,6 +49,8 @@ def test_a_bad_value_fails_at_start_naming_the_variable(variable, value):
     ("QUADCODE_CONNECT_TIMEOUT", "0"), ("QUADCODE_TIMEOUT", "nan"), ("B2B_GATEWAY_RETRY_BASE", "inf"),
     ("B2B_GATEWAY_RETRY_MAX", "-600"), ("DATABASE_LOCK_TIMEOUT", "5s"), ("DATABASE_STATEMENT_TIMEOUT", "-1"),
     ("QUADCODE_BALANCE_PUSH", "sometimes"), ("B2B_METRICS_ALLOWED_IPS", "localhost"),
+    ("DATABASE_SERVER_PREPARES", "sometimes"), ("DATABASE_SERVER_SIDE_CURSORS", "2"),
+    ("DATABASE_MIGRATE_LOCK_TIMEOUT", "2s"), ("DATABASE_MIGRATE_URL", "postgres://u@[db/x"),
 ])
 def test_every_number_rate_and_switch_is_checked_when_the_settings_are_read(monkeypatch, variable, value):
     import importlib

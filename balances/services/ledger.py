@@ -17,6 +17,7 @@ until the caller commits. Side effects (the gateway's outbox) are queued after i
 
 from __future__ import annotations
 
+import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +26,7 @@ import psycopg
 from django.db import DataError, IntegrityError, connection, transaction
 
 from b2b_server.db import ensure_durable
+from b2b_server.errors import ServiceUnavailable
 from balances.errors import (
     AlreadyReversed,
     AmountOutOfRange,
@@ -39,6 +41,8 @@ from balances.money import AMOUNT_LIMIT, validate_amount
 from balances.selectors import BalanceTarget, balance_target
 from customers.ids import is_external_id
 from customers.models import Customer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,16 @@ _CUSTOMER = Customer._meta.db_table
 # balance row, take what the rules allow, append the entry. Nothing is claimed when the currency
 # does not match or a debit meets a blocked customer. `cur` locks the newest row version and
 # reads it; the UPDATE then works on that same version.
+#
+# Each statement also claims only the kinds it is written for, and names itself in its answer
+# (`direction`). A prepared statement is known by a name that psycopg numbers per connection
+# (_pg3_0, _pg3_1, …): behind a pooler that switches server connections between transactions
+# (PgBouncer before 1.21 in transaction mode with DATABASE_SERVER_PREPARES left on), a debit
+# bound to the name can find another client's credit statement under it, with the same
+# parameters in the same places. Seen for real: a debit recorded as a debit that added the
+# money. With the guard such a statement claims nothing and writes nothing, and the answer's
+# `direction` tells it apart (a 503, retried).
+_OUTGOING_KINDS = ", ".join(f"'{kind.value}'" for kind in sorted(OUTGOING))
 _TARGET_CTE = f"""
 target AS (
     SELECT b.id, b.currency, c.is_blocked
@@ -191,6 +205,7 @@ target AS (
     INSERT INTO {_OPERATION} (request_id, kind, balance_id, amount, force, created_at)
     SELECT %(request_id)s, %(kind)s::text, id, %(amount)s, %(force)s, now() FROM target
     WHERE currency = %(currency)s AND NOT (is_blocked AND %(kind)s::text = 'debit')
+      AND %(kind)s::text {{direction}} ({_OUTGOING_KINDS})
     ON CONFLICT (request_id) DO NOTHING
     RETURNING id
 ), prior AS (
@@ -206,7 +221,7 @@ FROM target LEFT JOIN op ON true LEFT JOIN upd ON true LEFT JOIN prior ON true
 """
 
 _OUTGOING_SQL = f"""
-WITH {_TARGET_CTE}, cur AS (
+WITH {_TARGET_CTE.format(direction="IN")}, cur AS (
     SELECT b.amount FROM {_BALANCE} b, target
     WHERE b.id = target.id AND EXISTS (SELECT FROM op)
     FOR NO KEY UPDATE OF b
@@ -225,11 +240,11 @@ WITH {_TARGET_CTE}, cur AS (
            %(created_by)s::bigint, now()
     FROM upd, target, op
 )
-SELECT target.id, target.currency, target.is_blocked, op.id, upd.realized, upd.balance_after, prior.*
+SELECT 'outgoing', target.id, target.currency, target.is_blocked, op.id, upd.realized, upd.balance_after, prior.*
 """ + _RESULT
 
 _INCOMING_SQL = f"""
-WITH {_TARGET_CTE}, upd AS (
+WITH {_TARGET_CTE.format(direction="NOT IN")}, upd AS (
     UPDATE {_BALANCE} b SET amount = b.amount + %(amount)s
     FROM target WHERE b.id = target.id AND EXISTS (SELECT FROM op)
     RETURNING b.amount AS balance_after
@@ -240,7 +255,8 @@ WITH {_TARGET_CTE}, upd AS (
            %(created_by)s::bigint, now()
     FROM upd, target, op
 )
-SELECT target.id, target.currency, target.is_blocked, op.id, %(amount)s::numeric, upd.balance_after, prior.*
+SELECT 'incoming', target.id, target.currency, target.is_blocked, op.id, %(amount)s::numeric, upd.balance_after,
+       prior.*
 """ + _RESULT
 
 
@@ -266,7 +282,12 @@ def _attempt_postgresql(*, kind: Kind, customer_id: str, balance_id: str, reques
         raise AmountOutOfRange() from None
     if row is None:
         return _Attempt(target=None)
-    pk, balance_currency, blocked, operation_id, realized, after, *prior = row
+    direction, pk, balance_currency, blocked, operation_id, realized, after, *prior = row
+    if direction != ("outgoing" if kind in OUTGOING else "incoming"):
+        # Another client's statement under our statement's name (see _TARGET_CTE): it wrote nothing.
+        log.error("prepared statement lost: a %s ran as the %s statement (a transaction-mode pooler? "
+                  "set DATABASE_SERVER_PREPARES=false)", kind.value, direction)
+        raise ServiceUnavailable()
     target = BalanceTarget(pk=pk, customer_id=customer_id, balance_id=balance_id, currency=balance_currency,
                            amount=None, customer_blocked=blocked)
     if operation_id is not None:
