@@ -76,6 +76,18 @@ def fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def celery_join_flag():
+    """Celery keeps "a task is running here" in one process-wide flag, which an eager task sets
+    and then restores. Eager tasks run from several threads at once (a test's concurrent
+    requests, each queueing a customer email) can restore it in the wrong order and leave it set,
+    after which any later `.get()` in this process is refused. Each test starts clear."""
+    from celery._state import _set_task_join_will_block
+
+    yield
+    _set_task_join_will_block(False)
+
+
+@pytest.fixture(autouse=True)
 def quadcode_settings(settings, key_dir):
     settings.B2B_ENVIRONMENT = "sandbox"
     settings.QUADCODE_JWT_ISSUER = "qc"
