@@ -126,6 +126,18 @@ class Caller:
                      for at, status, _ in seen if status == 201 and at > moment]
         return min(times) - moment if times else None
 
+    def longest_gap(self, start: float, end: float) -> float:
+        """The longest time without a 201 between `start` and `end` (monotonic): the outage callers saw."""
+        with self.lock:
+            times = sorted(at for seen in self.answers.values() for at, status, _ in seen if status == 201)
+        before = [at for at in times if at <= start]
+        inside = [at for at in times if start < at <= end]
+        points = [before[-1] if before else start, *inside]
+        gaps = [b - a for a, b in zip(points, points[1:], strict=False)]
+        if not inside or inside[-1] < end:
+            gaps.append(end - points[-1])
+        return max(gaps)
+
     def check(self, applied: dict[str, int]) -> None:
         """Count into `counts` what the database (`applied`: request_id -> entries) says of the answers."""
         got_201 = {rid for rid, seen in self.answers.items() if any(status == 201 for _, status, _ in seen)}
