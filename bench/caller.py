@@ -149,3 +149,10 @@ class Caller:
         self.counts["doubled"] = sum(1 for n in applied.values() if n > 1)
         self.counts["different 201 bodies for one request_id"] = sum(
             1 for rid in got_201 if len({body for _, status, body in self.answers[rid] if status == 201}) > 1)
+
+    def lines(self, names: tuple[str, ...], width: int) -> list[str]:
+        """The counts named, then the answers by status, each `name  value`."""
+        rows = [(name, self.counts[name]) for name in names]
+        rows += [(f"answers {name}", value) for name, value in sorted(self.counts.items())
+                 if name.startswith("status ")]
+        return [f"{name:{width}s} {value}" for name, value in rows]

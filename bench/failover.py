@@ -297,13 +297,11 @@ def run(cluster: Cluster, args) -> int:
     on_nodes = entries()
     verify = sh(PYTHON, "manage.py", "ledger_verify", env=env, check=False).strip()
 
-    for name in ("requests", "acknowledged (201)", "applied", "duplicates sent", "retries", "no answer",
-                 "final retries", "replayed (201 seen more than once)", "replay checks", "replay mismatches",
-                 "different 201 bodies for one request_id", "lost", "doubled", "bare 5xx"):
-        say(f"{name:50s} {counts[name]}")
-    for name, value in sorted(counts.items()):
-        if name.startswith("status "):
-            say(f"{'answers ' + name:50s} {value}")
+    for line in caller.lines(("requests", "acknowledged (201)", "applied", "duplicates sent", "retries", "no answer",
+                              "final retries", "replayed (201 seen more than once)", "replay checks",
+                              "replay mismatches", "different 201 bodies for one request_id", "lost", "doubled",
+                              "bare 5xx"), 50):
+        say(line)
     say(f"{'negative balances':50s} {negative}")
     for name, value in figures.items():
         say(f"{name:50s} {value}")

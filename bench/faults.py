@@ -157,14 +157,12 @@ def run(args) -> int:
     verify = sh(PYTHON, "manage.py", "ledger_verify", env=env, check=False).strip()
     subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB])
 
-    for name in ("requests", "duplicates sent", "workers killed", "server restarts by the supervisor",
-                 "postgresql restarts", "redis stops", "server stops forced with SIGKILL", "retries",
-                 "no answer", "final retries", "applied", "replayed (201 seen more than once)", "replay checks",
-                 "replay mismatches", "different 201 bodies for one request_id", "lost", "doubled"):
-        print(f"faults: {name:42s} {counts[name]}")
-    for name, value in sorted(counts.items()):
-        if name.startswith("status "):
-            print(f"faults: {'answers ' + name:42s} {value}")
+    for line in caller.lines(("requests", "duplicates sent", "workers killed", "server restarts by the supervisor",
+                              "postgresql restarts", "redis stops", "server stops forced with SIGKILL", "retries",
+                              "no answer", "final retries", "applied", "replayed (201 seen more than once)",
+                              "replay checks", "replay mismatches", "different 201 bodies for one request_id",
+                              "lost", "doubled"), 42):
+        print(f"faults: {line}")
     print(f"faults: {'negative balances':42s} {negative}")
     print(f"faults: {verify}")
     ok = (counts["lost"] == 0 and counts["doubled"] == 0 and counts["replay mismatches"] == 0 and negative == 0
