@@ -233,49 +233,51 @@ def run(cluster: Cluster, args) -> int:
     os.environ["PGPORT"] = str(NODES[first][0])  # prepare()'s createdb, psql
     token = prepare(DB, work, env, balances=BALANCES)
     server = serve(env, work / "server.log")
-    caller = Caller(f"http://127.0.0.1:{APP_PORT}", token, BALANCES, timeout=5, attempts=400, duplicates=0.1,
-                    prefix="ha-", log=say)
-    figures: dict[str, object] = {}
-    rng = random.Random(11)
     try:
-        caller.start(args.threads)
-        time.sleep(args.warmup)
+        caller = Caller(f"http://127.0.0.1:{APP_PORT}", token, BALANCES, timeout=5, attempts=400, duplicates=0.1,
+                        prefix="ha-", log=say)
+        figures: dict[str, object] = {}
+        rng = random.Random(11)
+        try:
+            caller.start(args.threads)
+            time.sleep(args.warmup)
 
-        # 1. The primary crashes.
-        victim = cluster.leader()
-        killed_at = time.monotonic()
-        os.kill(cluster.postmaster_pid(victim), signal.SIGKILL)
-        promoted = wait_for(lambda: (leader := cluster.leader()) and leader != victim and leader, 60,
-                            "the standby's promotion", 0.1)
-        figures["crash: new primary after (s)"] = round(time.monotonic() - killed_at, 1)
-        wait_for(lambda: caller.first_201_sent_after(killed_at), 60, "a 201 after the kill", 0.1)
-        figures["crash: first 201 after (s)"] = round(caller.first_201_sent_after(killed_at), 1)
-        figures["crash: longest time without a 201 (s)"] = round(caller.longest_gap(killed_at, time.monotonic()), 1)
-        say(f"killed the postmaster of {victim}; {promoted} promoted")
-        # The old primary comes back as the synchronous standby (Patroni rewinds it).
-        wait_for(lambda: cluster.sync_standby() == victim, 90, f"{victim} back as synchronous standby")
-        figures["crash: old primary back as sync standby after (s)"] = round(time.monotonic() - killed_at, 1)
-        log = (cluster.work / f"{victim}.log").read_text()
-        figures["crash: old primary rejoined by"] = ("pg_rewind" if "running pg_rewind" in log else
-                                                     "a new base backup" if "reinitializ" in log else "a restart")
-        time.sleep(args.between)
+            # 1. The primary crashes.
+            victim = cluster.leader()
+            killed_at = time.monotonic()
+            os.kill(cluster.postmaster_pid(victim), signal.SIGKILL)
+            promoted = wait_for(lambda: (leader := cluster.leader()) and leader != victim and leader, 60,
+                                "the standby's promotion", 0.1)
+            figures["crash: new primary after (s)"] = round(time.monotonic() - killed_at, 1)
+            wait_for(lambda: caller.first_201_sent_after(killed_at), 60, "a 201 after the kill", 0.1)
+            figures["crash: first 201 after (s)"] = round(caller.first_201_sent_after(killed_at), 1)
+            figures["crash: longest time without a 201 (s)"] = round(caller.longest_gap(killed_at, time.monotonic()), 1)
+            say(f"killed the postmaster of {victim}; {promoted} promoted")
+            # The old primary comes back as the synchronous standby (Patroni rewinds it).
+            wait_for(lambda: cluster.sync_standby() == victim, 90, f"{victim} back as synchronous standby")
+            figures["crash: old primary back as sync standby after (s)"] = round(time.monotonic() - killed_at, 1)
+            log = (cluster.work / f"{victim}.log").read_text()
+            figures["crash: old primary rejoined by"] = ("pg_rewind" if "running pg_rewind" in log else
+                                                         "a new base backup" if "reinitializ" in log else "a restart")
+            time.sleep(args.between)
 
-        # 2. A planned switchover back.
-        switched_at = time.monotonic()
-        cluster.switchover(promoted, victim)  # returns once Patroni has done it
-        figures["switchover: patronictl returned after (s)"] = round(time.monotonic() - switched_at, 1)
-        wait_for(lambda: cluster.leader() == victim, 60, "the switchover", 0.1)
-        wait_for(lambda: caller.first_201_sent_after(time.monotonic() - 0.5), 60, "201s after the switchover", 0.1)
-        time.sleep(1)
-        figures["switchover: longest time without a 201 (s)"] = round(
-            caller.longest_gap(switched_at, time.monotonic()), 1)
-        say(f"switched over from {promoted} to {victim}")
-        time.sleep(args.between)
+            # 2. A planned switchover back.
+            switched_at = time.monotonic()
+            cluster.switchover(promoted, victim)  # returns once Patroni has done it
+            figures["switchover: patronictl returned after (s)"] = round(time.monotonic() - switched_at, 1)
+            wait_for(lambda: cluster.leader() == victim, 60, "the switchover", 0.1)
+            wait_for(lambda: caller.first_201_sent_after(time.monotonic() - 0.5), 60, "201s after the switchover", 0.1)
+            time.sleep(1)
+            figures["switchover: longest time without a 201 (s)"] = round(
+                caller.longest_gap(switched_at, time.monotonic()), 1)
+            say(f"switched over from {promoted} to {victim}")
+            time.sleep(args.between)
+        finally:
+            caller.join()
+        caller.retry_unanswered(attempts=20)
+        caller.replay_sample(rng, 200)
     finally:
-        caller.join()
-    caller.retry_unanswered(attempts=20)
-    caller.replay_sample(rng, 200)
-    stop(server)
+        stop(server)
 
     final = cluster.leader()
     standby = wait_for(cluster.sync_standby, 30, "the standby to catch up")

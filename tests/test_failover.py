@@ -7,28 +7,17 @@ figures are printed at the end of the run."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.fuzz import report
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.mark.skipif(os.geteuid() != 0 or not (shutil.which("patroni") or shutil.which("apt-get")),
                     reason="the failover run needs root, and Patroni or apt to install it (bench/failover)")
 def test_a_crash_and_a_switchover_under_load_lose_nothing_double_nothing_and_come_back_in_time():
-    result = subprocess.run([sys.executable, "bench/failover.py"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("failover: ")]
-    report.LINES.extend(lines)
-    figures = {m.group(1).strip(): m.group(2) for m in map(re.compile(r"failover: (.+?)\s{2,}(\S.*)$").match, lines)
-               if m}
+    result, lines, figures = report.bench_run("failover.py", "failover")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert int(figures["requests"]) > 1000 and int(figures["acknowledged (201)"]) > 1000
     assert figures["lost"] == "0" and figures["doubled"] == "0" and figures["negative balances"] == "0"
