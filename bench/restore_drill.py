@@ -61,6 +61,7 @@ def cluster(*args: str) -> None:
 def drop_clusters() -> None:
     for name in (SOURCE, TARGET):
         subprocess.run(["pg_dropcluster", "--stop", PG_VERSION, name], capture_output=True)
+        shutil.rmtree(f"/etc/postgresql/{PG_VERSION}/{name}", ignore_errors=True)  # our archiving.conf
 
 
 def data_dir(name: str) -> Path:
