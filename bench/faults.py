@@ -139,11 +139,19 @@ def run(args) -> int:
         if redis_stopped:
             redis_start()
 
+    def keep_serving(server):
+        # granian's crash-loop guard, tripped by the last kills, exits a moment after them: wait
+        # for it to settle, then restart the server as the supervisor would.
+        time.sleep(2)
+        if server.poll() is not None:
+            caller.counts["server restarts by the supervisor"] += 1
+            server = serve()
+        return server
+
     # Every request without a definite answer is sent once more, now that everything is up.
-    if server.poll() is not None:
-        caller.counts["server restarts by the supervisor"] += 1
-        server = serve()
+    server = keep_serving(server)
     caller.retry_unanswered()
+    server = keep_serving(server)
     caller.replay_sample(rng)
 
     if server_stop(server):
