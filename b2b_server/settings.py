@@ -11,10 +11,10 @@ import re
 import sys
 from pathlib import Path
 
-import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from b2b_server import database_url
 from b2b_server.env import (
     env_bool,
     env_duration,
@@ -317,7 +317,9 @@ TEMPLATES = [
 ]
 
 # PostgreSQL in production and tests; with DATABASE_URL unset, an embedded SQLite file for the
-# demo only (SQLite keeps decimals as floating point: never hold real money in it).
+# demo only (SQLite keeps decimals as floating point: never hold real money in it). libpq's
+# multi-host form (postgres://u@db1:5432,db2:5432/b2b?target_session_attrs=read-write) is
+# accepted too: b2b_server.database_url.
 # `manage.py migrate` connects as DATABASE_MIGRATE_URL instead (the role that owns the schema;
 # unset: DATABASE_URL, so a one-role setup keeps working), with DATABASE_MIGRATE_LOCK_TIMEOUT:
 # the serving role may not change the schema at all (bin/db-roles, docs/operations.md).
@@ -326,7 +328,7 @@ _MIGRATING = len(sys.argv) > 1 and sys.argv[1] == "migrate" and sys.argv[0].ends
 
 def _database(variable: str, url: str) -> dict:
     try:
-        return dj_database_url.parse(
+        return database_url.parse(
             url,
             conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600),
             # No per-request "SELECT 1": a connection broken by a database restart fails one request

@@ -223,3 +223,31 @@ def parse_wrk(output: str) -> dict:
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
         "socket_errors": errors.group(1) if errors else "none",
     }
+
+
+def ensure_packages(commands: dict[str, str]) -> None:
+    """Install with apt (root only; one `apt-get update`) the Debian packages whose commands are
+    missing: {command: package}."""
+    import shutil
+
+    missing = sorted({package for command, package in commands.items() if not shutil.which(command)})
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise SystemExit(f"missing {', '.join(missing)} (install them, or run as root to have them installed)")
+    apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for step in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
+        result = subprocess.run(step, env=apt_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if result.returncode:
+            raise SystemExit(f"{' '.join(step)} failed:\n{result.stdout[-2000:]}")
+
+
+def psql_at(port: int | str, db: str, sql: str) -> str:
+    """One statement through psql as postgres on 127.0.0.1:`port`; its rows, unaligned."""
+    return subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", db, "-tA",
+                           "-v", "ON_ERROR_STOP=1", "-c", sql], check=True, capture_output=True, text=True).stdout
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0

@@ -24,13 +24,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
-from collections import Counter
 from pathlib import Path
 
-import httpx
+from caller import Caller
 from common import PYTHON, ROOT, prepare, server_env, sh, wait_ready, workers_of
 from common import stop as server_stop
 
@@ -114,131 +111,66 @@ def run(args) -> int:
 
     server = serve()
 
-    base = f"http://127.0.0.1:{port}"
-    counts = Counter()
-    answers: dict[str, list[tuple[int, bytes]]] = {}
-    requests: dict[str, tuple[str, str, dict]] = {}
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def send(client, rid):
-        path, op, payload = requests[rid]
-        for attempt in range(6):
-            if attempt:
-                counts["retries"] += 1
-                time.sleep(0.05 * attempt)
-            try:
-                response = client.post(f"{base}{path}/{op}", json=payload, timeout=0.25,
-                                       headers={"Authorization": f"Bearer {token}"})
-            except httpx.HTTPError as exc:
-                counts["no answer"] += 1
-                if counts["no answer"] == 1:
-                    print(f"faults: first unanswered call: {type(exc).__name__}: {exc}", flush=True)
-                continue
-            with lock:
-                answers.setdefault(rid, []).append((response.status_code, response.content))
-            if response.status_code in (201, 402):
-                return
-            counts[f"status {response.status_code}"] += 1
-
-    def caller(seed):
-        local = random.Random(seed)
-        with httpx.Client() as client:
-            while not stop.is_set():
-                with lock:
-                    known = list(requests)
-                if known and local.random() < 0.2:  # a duplicate: the same request again
-                    rid = local.choice(known)
-                    counts["duplicates sent"] += 1
-                else:
-                    b = local.randint(1, BALANCES)
-                    op = "credit" if local.random() < 0.55 else "debit"
-                    rid = f"f-{uuid.uuid4().hex}"
-                    payload = {"request_id": rid, "amount": f"{local.randint(1, 500)}.{local.randint(0, 99):02d}",
-                               "currency_code": "USD", "comment": "faults", "force": local.random() < 0.1}
-                    if op == "credit":
-                        payload.pop("force")
-                    with lock:
-                        requests[rid] = (f"/v1/customers/c{b}/balances/b{b}_USD", op, payload)
-                counts["requests"] += 1
-                send(client, rid)
-
-    threads = [threading.Thread(target=caller, args=(i,)) for i in range(args.threads)]
-    for thread in threads:
-        thread.start()
+    caller = Caller(f"http://127.0.0.1:{port}", token, BALANCES, log=lambda line: print(f"faults: {line}", flush=True))
+    caller.start(args.threads)
     started = time.monotonic()
     restarted = redis_stopped = False
     try:
         while time.monotonic() - started < args.seconds:
             time.sleep(rng.uniform(1.0, 4.0))
             if server.poll() is not None:
-                counts["server restarts by the supervisor"] += 1
+                caller.counts["server restarts by the supervisor"] += 1
                 server = serve()
             workers = workers_of(server.pid)
             if workers:
                 os.kill(rng.choice(workers), signal.SIGKILL)
-                counts["workers killed"] += 1
+                caller.counts["workers killed"] += 1
             elapsed = time.monotonic() - started
             if not restarted and elapsed > args.seconds / 2:
                 pg_cluster("restart")
                 restarted = True
-                counts["postgresql restarts"] += 1
+                caller.counts["postgresql restarts"] += 1
             if not redis_stopped and elapsed > args.seconds / 3:
                 redis_stop()
                 redis_stopped = True
-                counts["redis stops"] += 1
+                caller.counts["redis stops"] += 1
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
+        caller.join()
         if redis_stopped:
             redis_start()
 
+    def keep_serving(server):
+        # granian's crash-loop guard, tripped by the last kills, exits a moment after them: wait
+        # for it to settle, then restart the server as the supervisor would.
+        time.sleep(2)
+        if server.poll() is not None:
+            caller.counts["server restarts by the supervisor"] += 1
+            server = serve()
+        return server
+
     # Every request without a definite answer is sent once more, now that everything is up.
-    if server.poll() is not None:
-        counts["server restarts by the supervisor"] += 1
-        server = serve()
-    with httpx.Client() as client:
-        for rid in list(requests):
-            if not any(status in (201, 402) for status, _ in answers.get(rid, [])):
-                counts["final retries"] += 1
-                send(client, rid)
-        # And a replay of a sample of the answered ones must give the stored answer, byte for byte.
-        for rid in rng.sample(sorted(answers), min(300, len(answers))):
-            definite = [(s, b) for s, b in answers[rid] if s in (201, 402)]
-            if not definite:
-                continue
-            path, op, payload = requests[rid]
-            again = client.post(f"{base}{path}/{op}", json=payload, headers={"Authorization": f"Bearer {token}"})
-            counts["replay checks"] += 1
-            if (again.status_code, again.content) != definite[0]:
-                counts["replay mismatches"] += 1
+    server = keep_serving(server)
+    caller.retry_unanswered()
+    server = keep_serving(server)
+    caller.replay_sample(rng)
 
     if server_stop(server):
-        counts["server stops forced with SIGKILL"] += 1
+        caller.counts["server stops forced with SIGKILL"] += 1
     applied = dict(tuple(line.split("|")) for line in psql(
         "SELECT o.request_id, count(e.id) FROM balances_operation o LEFT JOIN balances_ledgerentry e "
         "ON e.operation_id = o.id WHERE o.request_id LIKE 'f-%' GROUP BY o.request_id").split())
-    got_201 = {rid for rid, seen in answers.items() if any(status == 201 for status, _ in seen)}
-    counts["applied"] = sum(1 for n in applied.values() if n == "1")
-    counts["replayed (201 seen more than once)"] = sum(
-        1 for rid in got_201 if sum(status == 201 for status, _ in answers[rid]) > 1)
-    counts["lost"] = sum(1 for rid in got_201 if applied.get(rid) != "1")
-    counts["doubled"] = sum(1 for n in applied.values() if int(n) > 1)
-    counts["different 201 bodies for one request_id"] = sum(
-        1 for rid in got_201 if len({body for status, body in answers[rid] if status == 201}) > 1)
+    caller.check({rid: int(n) for rid, n in applied.items()})
+    counts = caller.counts
     negative = int(psql("SELECT count(*) FROM balances_balance WHERE amount < 0").strip())
     verify = sh(PYTHON, "manage.py", "ledger_verify", env=env, check=False).strip()
     subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB])
 
-    for name in ("requests", "duplicates sent", "workers killed", "server restarts by the supervisor",
-                 "postgresql restarts", "redis stops", "server stops forced with SIGKILL", "retries",
-                 "no answer", "final retries", "applied", "replayed (201 seen more than once)", "replay checks",
-                 "replay mismatches", "different 201 bodies for one request_id", "lost", "doubled"):
-        print(f"faults: {name:42s} {counts[name]}")
-    for name, value in sorted(counts.items()):
-        if name.startswith("status "):
-            print(f"faults: {'answers ' + name:42s} {value}")
+    for line in caller.lines(("requests", "duplicates sent", "workers killed", "server restarts by the supervisor",
+                              "postgresql restarts", "redis stops", "server stops forced with SIGKILL", "retries",
+                              "no answer", "final retries", "applied", "replayed (201 seen more than once)",
+                              "replay checks", "replay mismatches", "different 201 bodies for one request_id",
+                              "lost", "doubled"), 42):
+        print(f"faults: {line}")
     print(f"faults: {'negative balances':42s} {negative}")
     print(f"faults: {verify}")
     ok = (counts["lost"] == 0 and counts["doubled"] == 0 and counts["replay mismatches"] == 0 and negative == 0
