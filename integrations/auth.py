@@ -25,7 +25,7 @@ import redis
 from django.conf import settings
 
 from audit.actors import Actor
-from b2b_server.clientip import client_ip
+from b2b_server.clientip import client_ip, in_networks
 from b2b_server.errors import RateLimited, ServiceUnavailable
 from b2b_server.ratelimit import shared_limit
 from integrations.errors import AddressRefused, SignatureRefused
@@ -110,7 +110,7 @@ def _address_allowed(key: ApiKey, meta: dict) -> bool:
     if not key.allowed_ips:
         return True
     address = client_ip(meta)
-    return address is not None and any(address in ipaddress.ip_network(net) for net in key.allowed_ips)
+    return address is not None and in_networks(address, (ipaddress.ip_network(net) for net in key.allowed_ips))
 
 
 def api_caller(request) -> ApiCaller:

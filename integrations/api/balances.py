@@ -36,7 +36,7 @@ def entry_view(entry: LedgerEntry) -> dict:
             "comment": entry.comment, "created_at": entry.created_at.isoformat()}
 
 
-def _balance(balance_id: str) -> Balance:
+def balance_found(balance_id: str) -> Balance:
     balance = (Balance.objects.select_related("customer").filter(balance_id=balance_id).first()
                if is_external_id(balance_id) else None)
     if balance is None:
@@ -58,7 +58,7 @@ class BalanceOpenApi(BackofficeApi):
         balance = balance_open(customer_id=string(data, "customer_id", max_length=64),
                                balance_id=string(data, "balance_id", max_length=64), currency=currency,
                                type=string(data, "type", required=False, max_length=4) or "real")
-        return ok(balance_view(_balance(balance.balance_id)), status=201)
+        return ok(balance_view(balance_found(balance.balance_id)), status=201)
 
 
 class BalanceDetailApi(BackofficeApi):
@@ -68,7 +68,7 @@ class BalanceDetailApi(BackofficeApi):
                    "(set aside for pending withdrawals) and available (what Quadcode sees).",
                    responses=schema.responses(200, schema.Balance, 404))
     def get(self, request, caller, balance_id: str):
-        return ok(balance_view(_balance(balance_id)))
+        return ok(balance_view(balance_found(balance_id)))
 
 
 class CustomerBalancesApi(BackofficeApi):
@@ -88,7 +88,7 @@ class BalanceEntriesApi(BackofficeApi):
                    "(cursor-paginated; `from` inclusive, `to` exclusive).", parameters=schema.ENTRY_FILTERS,
                    responses=schema.responses(200, schema.EntryPage, 404))
     def get(self, request, caller, balance_id: str):
-        balance = _balance(balance_id)
+        balance = balance_found(balance_id)
         since, until = query_time(request, "from"), query_time(request, "to")
         if since and until and until <= since:
             raise InvalidRequest("to must be after from.")

@@ -11,12 +11,10 @@ from b2b_server.errors import InvalidRequest
 from backoffice.errors import RequestNotFound
 from backoffice.models import AdjustmentRequest
 from backoffice.services import adjustment_approve, adjustment_reject, adjustment_request
-from balances.errors import BalanceNotFound
-from balances.models import Balance
 from balances.money import format_amount, parse_amount
-from customers.ids import is_external_id
 from integrations import roles
 from integrations.api import schema
+from integrations.api.balances import balance_found
 from integrations.api.base import BackofficeApi, body, ok, page, string
 
 KINDS = ("deposit", "withdrawal", "correction_in", "correction_out")
@@ -78,9 +76,7 @@ class RequestListApi(BackofficeApi):
         if kind not in KINDS:
             raise InvalidRequest(f"kind must be one of {', '.join(KINDS)}.")
         balance_id = string(data, "balance_id", max_length=64)
-        balance = Balance.objects.filter(balance_id=balance_id).first() if is_external_id(balance_id) else None
-        if balance is None:
-            raise BalanceNotFound(f"Balance {balance_id} is not found.")
+        balance = balance_found(balance_id)
         if "amount" not in data:
             raise InvalidRequest("amount is required.")
         amount = parse_amount(data["amount"], balance.currency)

@@ -15,13 +15,9 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from tests.gateway_peer import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def server_env(key_dir: Path, port: int, **overrides: str) -> dict:
