@@ -62,7 +62,10 @@ class PagesOnlyMixin:
     messages or language, and a CSP means nothing on JSON; together these cost ~0.2 ms of CPU
     per request, a fifth of the balance API's whole budget. The subclasses stay
     subclasses of Django's own, so every check and hook that looks for them still finds them
-    (CSRF protection is left untouched on purpose)."""
+    (CSRF protection is left untouched on purpose). `pages_only` keeps them off the balance
+    API's fast way altogether (b2b_server.handler)."""
+
+    pages_only = True
 
     def __call__(self, request):
         if request.path_info.startswith(API_PREFIXES):
@@ -103,6 +106,11 @@ _PAGE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
 
 
 class DatabaseUnavailableMiddleware:
+    """A static 503 page when a page's request fails on the database; API paths answer their own
+    JSON 503 (b2b_server.error_handlers)."""
+
+    pages_only = True
+
     def __init__(self, get_response):
         self.get_response = get_response
 

@@ -18,8 +18,10 @@ import pytest
 import redis
 from django.db import connection
 from django.test import Client
+from django.test.client import ClientHandler
 
 from b2b_server.errors import DomainError
+from b2b_server.handler import FastPathMixin
 from b2b_server.keys import load_es256_private_key, write_es256_keypair
 from balances import services
 from balances.models import Balance
@@ -114,11 +116,23 @@ def mint(key_dir):
     return _mint
 
 
+class FastPathClientHandler(FastPathMixin, ClientHandler):
+    """The test client's handler, taking the balance API's fast way as the server does."""
+
+
+def fast_path_client(**defaults) -> Client:
+    client = Client(**defaults)
+    client.handler = FastPathClientHandler(enforce_csrf_checks=False)
+    return client
+
+
 class QuadcodeCaller:
-    """Quadcode's servers calling our balance API: signed as Quadcode signs, from an allowed IP."""
+    """Quadcode's servers calling our balance API: signed as Quadcode signs, from an allowed IP,
+    through the server's fast way (b2b_server.handler; tests/test_fast_path.py holds it to
+    Django's full way)."""
 
     def __init__(self, mint):
-        self.client = Client(REMOTE_ADDR=API_IP)
+        self.client = fast_path_client(REMOTE_ADDR=API_IP)
         self.mint = mint
 
     def _headers(self, token, extra):
