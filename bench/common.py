@@ -202,10 +202,35 @@ def wait_ready(url: str, timeout: float = 30) -> None:
     raise SystemExit(f"server did not answer at {url}")
 
 
-def wrk(url: str, seconds: float, connections: int, env: dict) -> dict:
+def wrk(url: str, seconds: float, connections: int, env: dict, *, server_pid: int | None = None) -> dict:
+    """wrk's figures; with `server_pid`, also `cpu_ms`: the CPU time the server's processes spent per
+    request answered. That is the work per call, and unlike ops/s it hardly moves when other
+    jobs share the machine."""
+    before = cpu_seconds(server_pid) if server_pid else 0.0
     output = sh("wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", "bench/load.lua", url,
                 env=env)
-    return parse_wrk(output)
+    result = parse_wrk(output)
+    if server_pid:
+        result["cpu_ms"] = (cpu_seconds(server_pid) - before) * 1000 / max(1, result["requests"])
+    return result
+
+
+def scenario_line(label: str, r: dict) -> str:
+    return (f"bench: {label:13s} {r['rps']:8.0f} ops/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  "
+            f"CPU {r.get('cpu_ms', float('nan')):.3f} ms/call  non-2xx {r['non_2xx']}  "
+            f"socket errors {r['socket_errors']}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid` and every process under it (/proc/PID/stat)."""
+    ticks = 0
+    for process in (pid, *workers_of(pid)):
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def parse_wrk(output: str) -> dict:

@@ -8,7 +8,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from common import PYTHON, ROOT, sh, wait_ready, wrk
+from common import PYTHON, ROOT, scenario_line, sh, wait_ready, wrk
 
 NAIVE = ROOT / "bench" / "naive"
 WORKERS = 4
@@ -39,9 +39,8 @@ def naive_run(db: str, work: Path, env: dict, token: str, *, port: int, seconds:
             scenario_env = {**env, "BENCH_SCENARIO": scenario, "BENCH_TOKEN": token, "BENCH_RUN": f"{run_id}n",
                             "BENCH_BALANCES": os.environ.get("BENCH_BALANCES", "10000")}
             wrk(url, 3, connections, {**scenario_env, "BENCH_RUN": f"{run_id}nw"})
-            results[scenario] = r = wrk(url, seconds, connections, scenario_env)
-            print(f"bench: naive {scenario:7s} {r['rps']:8.0f} ops/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  "
-                  f"non-2xx {r['non_2xx']}  socket errors {r['socket_errors']}", flush=True)
+            results[scenario] = r = wrk(url, seconds, connections, scenario_env, server_pid=server.pid)
+            print(scenario_line(f"naive {scenario}", r), flush=True)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
