@@ -28,6 +28,21 @@ http_latency = Histogram("b2b_http_request_duration_seconds", "Time to answer, b
                          buckets=LATENCY_BUCKETS)
 ledger_operations = Counter("b2b_ledger_operations", "Debits and credits by outcome "
                             "(applied, replayed, or the error code).", ["kind", "outcome"])
+_request_children: dict[tuple[str, str, int], tuple] = {}
+
+
+def request_observe(endpoint: str, method: str, status: int, seconds: float) -> None:
+    """Count one answered request and its time. The labelled children are kept: looking them up
+    by labels on every request cost more than the update itself."""
+    key = (endpoint, method, status)
+    children = _request_children.get(key)
+    if children is None:
+        children = _request_children[key] = (http_requests.labels(endpoint, method, str(status)),
+                                             http_latency.labels(endpoint))
+    children[0].inc()
+    children[1].observe(seconds)
+
+
 rate_limited = Counter("b2b_rate_limited", "Requests refused by a rate limit (429).", ["limit"])
 rate_limiter_outages = Counter("b2b_rate_limiter_outages", "Times a rate limiter found Redis unreachable "
                                "(its process then counts on its own until Redis answers).", ["limit"])

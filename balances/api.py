@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.renderers import JSONRenderer
@@ -21,6 +21,7 @@ from b2b_server import metrics
 from b2b_server.clientip import client_allowed
 from b2b_server.error_handlers import error_parts
 from b2b_server.errors import ClientForbidden, InvalidRequest, RateLimited
+from b2b_server.jsonresponse import json_response
 from b2b_server.parsers import StrictJSONParser, json_request_body
 from b2b_server.ratelimit import shared_limit
 from balances import schema, services
@@ -78,7 +79,7 @@ class QuadcodeApi(APIView):
             outcome = "replayed" if response.has_header("Idempotent-Replayed") else "applied"
         except Exception as exc:
             status, body, headers = error_parts(exc, self)
-            response, outcome = JsonResponse(body, status=status, headers=headers), body["error"]
+            response, outcome = json_response(body, status=status, headers=headers), body["error"]
         if self.ledger_kind and request.method == "POST":
             metrics.ledger_operations.labels(self.ledger_kind, outcome).inc()
         return response
@@ -123,7 +124,7 @@ def parse_operation(data: dict, *, with_force: bool) -> OperationRequest:
     return OperationRequest(request_id=request_id, amount=amount, currency=currency, comment=comment, force=force)
 
 
-def _posted_response(posted: services.Posted, *, with_realized: bool) -> JsonResponse:
+def _posted_response(posted: services.Posted, *, with_realized: bool) -> HttpResponse:
     body = {
         "operation_id": posted.operation_id,
         "customer_id": posted.customer_id,
@@ -136,15 +137,15 @@ def _posted_response(posted: services.Posted, *, with_realized: bool) -> JsonRes
     body["currency_code"] = posted.currency
     # Same status and body as the first answer; the header only tells operators it was a replay.
     headers = {"Idempotent-Replayed": "true"} if posted.replayed else None
-    return JsonResponse(body, status=201, headers=headers)
+    return json_response(body, status=201, headers=headers)
 
 
 class BalanceDetailApi(QuadcodeApi):
     @extend_schema(operation_id="balance_get", summary="Get the customer balance amount.",
                    responses=schema.responses(200, schema.BalanceResponse, 401, 403, 404, 451))
-    def get(self, request, customer_id: str, balance_id: str) -> JsonResponse:
+    def get(self, request, customer_id: str, balance_id: str) -> HttpResponse:
         balance = balance_get(customer_id=customer_id, balance_id=balance_id)
-        return JsonResponse({
+        return json_response({
             "customer_id": balance.customer_id,
             "balance_id": balance.balance_id,
             "amount": format_amount(balance.amount, balance.currency),
@@ -157,7 +158,7 @@ class BalanceDebitApi(QuadcodeApi):
 
     @extend_schema(operation_id="balance_debit", summary="Debit funds.", request=schema.DebitRequest,
                    responses=schema.responses(201, schema.DebitResponse, 400, 401, 402, 403, 404, 409, 451))
-    def post(self, request, customer_id: str, balance_id: str) -> JsonResponse:
+    def post(self, request, customer_id: str, balance_id: str) -> HttpResponse:
         op = parse_operation(json_request_body(request), with_force=True)
         request.operation_request_id = op.request_id
         posted = services.ledger_debit(customer_id=customer_id, balance_id=balance_id, request_id=op.request_id,
@@ -170,7 +171,7 @@ class BalanceCreditApi(QuadcodeApi):
 
     @extend_schema(operation_id="balance_credit", summary="Credit funds.", request=schema.CreditRequest,
                    responses=schema.responses(201, schema.CreditResponse, 400, 401, 403, 404, 409, 451))
-    def post(self, request, customer_id: str, balance_id: str) -> JsonResponse:
+    def post(self, request, customer_id: str, balance_id: str) -> HttpResponse:
         op = parse_operation(json_request_body(request), with_force=False)
         request.operation_request_id = op.request_id
         posted = services.ledger_credit(customer_id=customer_id, balance_id=balance_id, request_id=op.request_id,
