@@ -96,7 +96,8 @@ def sequence_events(db: str) -> None:
         psql(db, "VACUUM events_event")
 
 
-SIZES_SQL = r"""
+# The ledger's tables by name, whatever the schema: each partition (pg_inherits) under its parent.
+RELATIONS = r"""
 WITH RECURSIVE rel AS (
     SELECT c.oid, c.oid AS top FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
@@ -104,6 +105,8 @@ WITH RECURSIVE rel AS (
     UNION ALL
     SELECT i.inhrelid, rel.top FROM pg_inherits i JOIN rel ON i.inhparent = rel.oid
 )
+"""
+SIZES_SQL = RELATIONS + """
 SELECT t.relname, count(*) - 1, sum(pg_table_size(rel.oid)), sum(pg_indexes_size(rel.oid)),
        sum(pg_total_relation_size(rel.oid)), sum(greatest(c.reltuples, 0))::bigint
 FROM rel JOIN pg_class t ON t.oid = rel.top JOIN pg_class c ON c.oid = rel.oid
@@ -112,14 +115,7 @@ GROUP BY t.relname ORDER BY t.relname
 
 # Every index of those tables and their partitions: its own name, its parent index (a partition's
 # index attached to the partitioned one), its table's top-level name, its size and definition.
-INDEXES_SQL = r"""
-WITH RECURSIVE rel AS (
-    SELECT c.oid, c.oid AS top FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-      AND (c.relname LIKE 'balances\_%' OR c.relname LIKE 'events\_%')
-    UNION ALL
-    SELECT i.inhrelid, rel.top FROM pg_inherits i JOIN rel ON i.inhparent = rel.oid
-)
+INDEXES_SQL = RELATIONS + """
 SELECT x.indexrelid, ci.relname, coalesce(p.inhparent, 0), t.relname, pg_relation_size(x.indexrelid),
        replace(pg_get_indexdef(x.indexrelid), '|', '/')
 FROM rel JOIN pg_index x ON x.indrelid = rel.oid JOIN pg_class ci ON ci.oid = x.indexrelid
@@ -132,6 +128,8 @@ def sizes(db: str) -> dict:
     tables = {}
     for line in psql(db, SIZES_SQL).splitlines():
         name, partitions, table, indexes, total, rows = line.split("|")
+        if "checkpoint" in name:  # made after the last ANALYZE: counted
+            rows = psql(db, f"SELECT count(*) FROM {name}")
         tables[name] = {"partitions": int(partitions), "table": int(table), "indexes": int(indexes),
                         "total": int(total), "rows": int(rows)}
     found = {}
@@ -174,7 +172,8 @@ def phase(label: str, db: str, work: Path, port: int, args, run_id: str) -> dict
         for scenario in ("spread", "replay"):
             scenario_env = {**env, "BENCH_SCENARIO": scenario, "BENCH_TOKEN": token, "BENCH_RUN": run_id,
                             "BENCH_BALANCES": str(BALANCES)}
-            wrk(url, 3, args.connections, {**scenario_env, "BENCH_RUN": f"{run_id}w"})  # warm-up
+            # warm-up (a fresh server's first calls, the database's caches after the other one's run)
+            wrk(url, max(3, args.seconds // 4), args.connections, {**scenario_env, "BENCH_RUN": f"{run_id}w"})
             results[scenario] = r = wrk(url, args.seconds, args.connections, scenario_env)
             print(f"growth: {label:6s} {scenario:6s} {r['rps']:8.0f} ops/s  p50 {r['p50']:6.2f} ms  "
                   f"p99 {r['p99']:6.2f} ms  non-2xx {r['non_2xx']}  socket errors {r['socket_errors']}", flush=True)
@@ -223,8 +222,8 @@ def estimate(loaded: dict, per_entry: dict, live_months: int) -> None:
     everything = sum(per_entry.values())
     # Indexes led by the balance (a balance's entries in order) take their inserts at each
     # balance's end: one leaf page per balance is hot, whatever the history.
-    per_balance = [i for (t, i), v in loaded["indexes"].items()
-                   if "(balance_id" in v["definition"] or "(customer_id" in v["definition"]]
+    per_balance = [i for (t, i), v in loaded["indexes"].items() if per_entry.get((t, i), 0) > 1
+                   and ("(balance_id" in v["definition"] or "(customer_id" in v["definition"])]
     tails = len(per_balance) * BALANCES * PAGE
     print(f"\ngrowth: estimate for 10^8 entries; assumptions: {ESTIMATE_ENTRIES:.0e} entries over "
           f"{ESTIMATE_MONTHS} months ({per_month / 1e6:.1f} M/month), every relation growing per entry as measured "
@@ -232,27 +231,34 @@ def estimate(loaded: dict, per_entry: dict, live_months: int) -> None:
           f"({live / 1e6:.1f} M entries), 8 kB pages")
     print(f"  {'relation':52s} {'10^8 live':>10s} {f'{live_months} months':>10s}")
     for (table, index), v in per_entry.items():
+        if abs(v) < 0.5:
+            continue  # what does not grow with the entries (balances, checkpoints: see below)
         label = f"    index {index}" if index else f"  {table} table"
         print(f"  {label:52s} {gb(v * ESTIMATE_ENTRIES)} {gb(v * live)}")
     print(f"  {'all of the above':52s} {gb(everything * ESTIMATE_ENTRIES)} {gb(everything * live)}")
-    month = everything * per_month
+    month = (everything - lookup) * per_month
     print("  RAM, the hot set (what every call touches, to be kept cached):")
     print(f"    the request-id lookup indexes in full ({lookup:.1f} bytes/entry: a fresh request_id is checked at "
           f"wherever its key sorts, and a replay may name any live one): {gb(lookup * ESTIMATE_ENTRIES)} without "
           f"archiving, {gb(lookup * live)} with it")
-    print(f"    the latest month of every table and index (appends and the reads that follow them): {gb(month)}")
+    print(f"    the latest month of every other table and index (appends and the reads that follow them): {gb(month)}")
     print(f"    one leaf page per balance of the {len(per_balance)} per-balance/customer indexes: {mb(tails)}")
     print(f"    hot set: {gb(lookup * ESTIMATE_ENTRIES + month + tails)} without archiving, "
           f"{gb(lookup * live + month + tails)} with it; the rest (older months' rows and index pages) is read "
           f"only by statements, exports and ledger_verify --full, and can stay on disk")
+    checkpoints = 0
     for name, t in loaded["tables"].items():
-        if "checkpoint" in name and "run" not in name and t["rows"]:
+        if "checkpoint" in name and "run" not in name and t["rows"] > 0:
             rows = BALANCES * ESTIMATE_MONTHS * 365 / 12
             print(f"  {name} grows per balance and day, not per entry: {t['total'] / t['rows']:.0f} bytes/row "
                   f"measured; {BALANCES} balances checkpointed every day for {ESTIMATE_MONTHS} months: "
-                  f"{gb(rows * t['total'] / t['rows'])}")
-    print(f"  disk: {gb(everything * ESTIMATE_ENTRIES)} of live data without archiving, "
-          f"{gb(everything * live)} with it (the archived months leave the database: their dumps go to cheaper "
+                  f"{gb(rows * t['total'] / t['rows'])} (with archiving, {live_months} months of them: "
+                  f"{gb(rows * t['total'] / t['rows'] * live_months / ESTIMATE_MONTHS)})")
+            checkpoints += rows * t["total"] / t["rows"]
+    print(f"  disk: {gb(everything * ESTIMATE_ENTRIES + checkpoints)} of live data without archiving, "
+          f"{gb(everything * live + checkpoints * live_months / ESTIMATE_MONTHS)} with it (checkpoints included; "
+          f"the archived months leave the database: "
+          f"their dumps go to cheaper "
           f"storage, not measured here); add room for WAL, VACUUM's churn and a base backup")
 
 
