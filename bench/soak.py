@@ -11,7 +11,7 @@ flat, every answer a 2xx, and `ledger_verify` clean. Every worker's resident mem
 stay at or under 120 MB throughout (idle before the load, after each slice): it prints each
 worker's at start, at the end, its highest and its trend, and that against the target.
 
-Usage: bench/soak [--minutes 10] [--slice 30] [--connections 8] [--delay-ms 8]
+Usage: bench/soak [--minutes 10] [--slice 30] [--connections 8] [--delay-ms 8] [--db NAME] [--port N]
 """
 
 from __future__ import annotations
@@ -44,6 +44,16 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def private_mb(pid: int) -> float | None:
+    """What the process alone holds (its private pages; RSS also counts the libraries and the
+    pages it shares with the other worker and granian's main process)."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return None
+    return sum(int(line.split()[1]) for line in lines if line.startswith("Private_")) / 1024
+
+
 def mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
@@ -62,13 +72,16 @@ def main() -> int:
     parser.add_argument("--slice", type=int, default=30, help="seconds per measured slice")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--delay-ms", type=int, default=8, help="pause of each connection between calls")
+    parser.add_argument("--db", default=DB, help=f"the scratch database (dropped and made again; default {DB})")
+    parser.add_argument("--port", type=int, default=PORT)
     args = parser.parse_args()
     slices = max(4, round(args.minutes * 60 / args.slice))
 
     work = Path(tempfile.mkdtemp(prefix="b2b-soak-"))
-    env = server_env(DB, work, PORT)  # the per-customer limit at its production default
-    print(f"soak: preparing {DB}", flush=True)
-    token = prepare(DB, work, env)
+    db, port = args.db, args.port
+    env = server_env(db, work, port)  # the per-customer limit at its production default
+    print(f"soak: preparing {db}", flush=True)
+    token = prepare(db, work, env)
     server = serve(env, work / "server.log")
     rows = []
     try:
@@ -83,9 +96,10 @@ def main() -> int:
                 token, token_born = mint_token(work, env), time.time()
             load_env = {**env, "BENCH_SCENARIO": "spread", "BENCH_TOKEN": token, "BENCH_RUN": f"soak{int(time.time())}",
                         "BENCH_DELAY_MS": str(args.delay_ms)}
-            r = wrk(f"http://127.0.0.1:{PORT}", args.slice, args.connections, load_env)
+            r = wrk(f"http://127.0.0.1:{port}", args.slice, args.connections, load_env)
             now_workers = workers_of(server.pid)
             r["rss"] = [rss_mb(pid) for pid in now_workers]
+            r["private"] = [private_mb(pid) for pid in now_workers]
             r["respawned"] = now_workers != workers
             rows.append(r)
             print(f"soak: {(n + 1) * args.slice / 60:5.1f} min  {r['rps']:6.0f} ops/s  p50 {r['p50']:6.2f} ms  "
@@ -96,7 +110,7 @@ def main() -> int:
         stop(server)
 
     verify = sh(PYTHON, "manage.py", "ledger_verify", env=env, check=False).strip()
-    sh("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB, check=False)
+    sh("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", db, check=False)
 
     measured = rows[1:]  # the first slice warms caches, connections and the JIT-less interpreter
     third = max(1, len(measured) // 3)
@@ -120,7 +134,8 @@ def main() -> int:
     for w, series in enumerate(samples):
         known = [m for m in series if m is not None]
         print(f"  worker {w + 1} RSS         idle {series[0] or 0:.1f} MB, after slice 1 {series[1] or 0:.1f} MB, "
-              f"at the end {series[-1] or 0:.1f} MB, max {max(known):.1f} MB   target <= {MAX_RSS_MB} MB")
+              f"at the end {series[-1] or 0:.1f} MB (private {rows[-1]['private'][w] or 0:.1f} MB), "
+              f"max {max(known):.1f} MB   target <= {MAX_RSS_MB} MB")
     highest = max(m for series in samples for m in series if m is not None)
     slopes = [slope_per_hour([r["rss"][w] for r in measured], args.slice) for w in range(len(workers))]
     steepest = max(slopes, key=abs)
