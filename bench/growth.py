@@ -17,8 +17,13 @@ loaded/empty <= 1.3), `ledger_verify` on both, the sizes measured (every `balanc
 database), bytes per entry, and an estimate of what 10^8 entries need in RAM and on disk, with and
 without archiving old months (its assumptions printed with it).
 
-The load takes a while (about 16 minutes at 10^7 on the 2-core development machine): --keep
-keeps the loaded database, --reuse NAME measures on one kept earlier instead of loading again.
+Making the loaded database takes a while (21 minutes at 10^7 on the 2-core development machine:
+14 to load, 3 to sequence and vacuum, 3 for the checkpoints): --keep keeps it, --reuse NAME
+measures on one kept earlier instead of loading again.
+
+The bench's request_ids are ordered (a run's prefix and a counter), so a fresh one's uniqueness
+check lands at the same end of the request-id index: callers whose ids arrive in no order (UUIDs)
+touch that whole index, which is why the estimate counts it in full in the hot set.
 
 Usage: bench/growth [--entries 10000000] [--seconds 20] [--connections 16] [--rounds 2] [--keep]
                     [--reuse NAME] [--port 8791] [--live-months 6]
