@@ -284,6 +284,8 @@ def main() -> int:
     sh(PYTHON, "manage.py", "sandbox_keys", str(work), env={**server_env(EMPTY_DB, work, 0),
                                                             "QUADCODE_PUBLIC_KEY_FILES": ""})
     if args.reuse:
+        if not psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{loaded_db}'").strip():
+            parser.error(f"no database {loaded_db} to reuse (make one with --keep)")
         print(f"growth: reusing {loaded_db}", flush=True)
     else:
         print(f"growth: loading {loaded_db}: {BALANCES} balances and {args.entries} historical entries over "
