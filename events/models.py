@@ -21,13 +21,14 @@ class Event(models.Model):
     sequence = models.BigIntegerField(null=True, unique=True)
     type = models.CharField(max_length=40)
     time = models.DateTimeField(db_default=models.functions.Now())
-    # For scoping a feed to one customer (their own events only).
-    customer_id = models.CharField(max_length=64, db_index=True)
+    # For scoping a feed to one customer (their own events only): event_customer_sequence.
+    customer_id = models.CharField(max_length=64)
     balance_id = models.CharField(max_length=64, blank=True)
     data = models.JSONField(default=dict)
 
     class Meta:
-        indexes = [models.Index(fields=["id"], condition=models.Q(sequence__isnull=True), name="event_unsequenced")]
+        indexes = [models.Index(fields=["id"], condition=models.Q(sequence__isnull=True), name="event_unsequenced"),
+                   models.Index(fields=["customer_id", "sequence"], name="event_customer_sequence")]
 
     def __str__(self) -> str:
         return f"{self.sequence or '-'} {self.type}"
