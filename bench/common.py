@@ -215,8 +215,8 @@ def wrk(url: str, seconds: float, connections: int, env: dict, *, server_pid: in
     return result
 
 
-def scenario_line(label: str, r: dict) -> str:
-    return (f"bench: {label:13s} {r['rps']:8.0f} ops/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  "
+def scenario_line(label: str, r: dict, prefix: str = "bench") -> str:
+    return (f"{prefix}: {label:13s} {r['rps']:8.0f} ops/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  "
             f"CPU {r.get('cpu_ms', float('nan')):.3f} ms/call  non-2xx {r['non_2xx']}  "
             f"socket errors {r['socket_errors']}")
 

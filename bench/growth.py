@@ -46,6 +46,7 @@ from common import (
     pg_port,
     populate,
     psql_at,
+    scenario_line,
     serve,
     server_env,
     sh,
@@ -81,7 +82,7 @@ def make_db(db: str, work: Path, env: dict, entries: int) -> float:
         load_history(db, entries, days=HISTORY_DAYS)
         print(f"growth: {db}: history loaded in {time.monotonic() - started:.0f} s", flush=True)
     sequence_events(db)
-    sh("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-c", "VACUUM ANALYZE")
+    psql(db, "VACUUM ANALYZE")
     began = time.monotonic()
     out = sh(PYTHON, "manage.py", "ledger_checkpoint", env=env).strip()
     print(f"growth: {db}: {out} ({time.monotonic() - began:.0f} s)", flush=True)
@@ -179,9 +180,8 @@ def phase(label: str, db: str, work: Path, port: int, args, run_id: str) -> dict
                             "BENCH_BALANCES": str(BALANCES)}
             # warm-up (a fresh server's first calls, the database's caches after the other one's run)
             wrk(url, max(3, args.seconds // 4), args.connections, {**scenario_env, "BENCH_RUN": f"{run_id}w"})
-            results[scenario] = r = wrk(url, args.seconds, args.connections, scenario_env)
-            print(f"growth: {label:6s} {scenario:6s} {r['rps']:8.0f} ops/s  p50 {r['p50']:6.2f} ms  "
-                  f"p99 {r['p99']:6.2f} ms  non-2xx {r['non_2xx']}  socket errors {r['socket_errors']}", flush=True)
+            results[scenario] = r = wrk(url, args.seconds, args.connections, scenario_env, server_pid=server.pid)
+            print(scenario_line(f"{label} {scenario}", r, prefix="growth"), flush=True)
     finally:
         stop(server)
     return results
