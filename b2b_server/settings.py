@@ -127,6 +127,12 @@ B2B_STAFF_MFA = env_bool("B2B_STAFF_MFA", B2B_ENVIRONMENT != "sandbox")
 # The name authenticator apps show next to the codes.
 OTP_TOTP_ISSUER = env_str("B2B_MFA_ISSUER", "B2B wallet")
 
+# --- the ledger over the years (balances.partitions, `ledger_partitions`, `ledger_archive`) ------
+# Month partitions made ahead of time (PostgreSQL): a row never lands in the DEFAULT partition.
+B2B_LEDGER_PARTITIONS_AHEAD = env_int("B2B_LEDGER_PARTITIONS_AHEAD", 3, minimum=1)
+# `ledger_archive` refuses months younger than this (the months staff and reports still read).
+B2B_LEDGER_KEEP_MONTHS = env_int("B2B_LEDGER_KEEP_MONTHS", 13, minimum=1)
+
 # --- reconciliation with Quadcode's report --------------------------------------------------------
 # How far the two clocks may disagree: at either end of a report's window, an operation of ours
 # it lacks is not a break.
@@ -254,6 +260,8 @@ CELERY_BEAT_SCHEDULE = {
     # history, every hash recomputed, once a week.
     "ledger-checkpoint-nightly": {"task": "balances.tasks.ledger_checkpoint_nightly",
                                   "schedule": crontab(hour=0, minute=15)},
+    # Month partitions of the ledger made B2B_LEDGER_PARTITIONS_AHEAD months ahead.
+    "ledger-partitions-daily": {"task": "balances.tasks.ledger_partitions_task", "schedule": crontab(hour=0, minute=5)},
     "ledger-verify-weekly-full": {"task": "balances.tasks.ledger_verify_nightly", "kwargs": {"full": True},
                                   "schedule": crontab(hour=3, minute=15, day_of_week=0)},
     # Pending staff requests past B2B_REQUEST_EXPIRY expire (holds released); interrupted ones finish.
@@ -326,7 +334,9 @@ TEMPLATES = [
 # `manage.py migrate` connects as DATABASE_MIGRATE_URL instead (the role that owns the schema;
 # unset: DATABASE_URL, so a one-role setup keeps working), with DATABASE_MIGRATE_LOCK_TIMEOUT:
 # the serving role may not change the schema at all (bin/db-roles, docs/operations.md).
-_MIGRATING = len(sys.argv) > 1 and sys.argv[1] == "migrate" and sys.argv[0].endswith("manage.py")
+# The ledger's partition commands change the schema too: they run as the owner.
+_MIGRATING = len(sys.argv) > 1 and sys.argv[1] in ("migrate", "ledger_partitions", "ledger_archive") \
+    and sys.argv[0].endswith("manage.py")
 
 
 def _database(variable: str, url: str) -> dict:

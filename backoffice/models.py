@@ -41,7 +41,8 @@ class AdjustmentRequest(models.Model):
     currency = models.CharField(max_length=3)
     reason = models.TextField()
     # For a reversal: the operation it undoes. At most one live request per operation.
-    reversal_of = models.ForeignKey(Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reversal_of = models.ForeignKey(Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                    db_constraint=False)
     outgoing = models.BooleanField(help_text="Takes money off the balance (and holds it while pending).")
     four_eyes = models.BooleanField(help_text="Waits for a second person's approval.")
     state = models.CharField(max_length=10, choices=State.choices, default=State.NEW)
@@ -55,9 +56,11 @@ class AdjustmentRequest(models.Model):
                                         related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.TextField(blank=True)
-    hold = models.OneToOneField(Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Not foreign keys in the database: operations are partitioned by month (balances 0012).
+    hold = models.OneToOneField(Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                db_constraint=False)
     operation = models.OneToOneField(Operation, null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="adjustment_request")
+                                     related_name="adjustment_request", db_constraint=False)
 
     class Meta:
         ordering = ["-id"]

@@ -3,7 +3,15 @@
 The database itself guards the money (see migration 0002):
 - `balance.amount >= 0` (CHECK): no code path can overdraw;
 - operations and ledger entries reject UPDATE and DELETE (triggers): history is immutable;
-- `operation.request_id` is UNIQUE: a request is applied at most once, whoever races.
+- a request_id is claimed once (`RequestId`, its primary key): a request is applied at most once,
+  whoever races.
+
+On PostgreSQL operations and entries are partitioned by month of `created_at` (migration 0012,
+balances.partitions), so old months can be archived and leave the live database. A partitioned
+table's unique keys must include the month, hence the narrow `RequestId` table, and the links
+between operations and entries are kept by this package rather than by foreign keys there.
+An operation and its entry always carry the same `created_at` (one transaction's time): they
+live in the same month.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from balances.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from customers.ids import EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN
@@ -103,7 +112,7 @@ class Operation(models.Model):
     # The operation this one undoes (a release its hold, a reversal its adjustment): at most once,
     # which the database enforces with a unique index over the few rows that have one.
     reversal_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="reversals", db_index=False)
+                                    related_name="reversals", db_index=False, db_constraint=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -121,10 +130,24 @@ class Operation(models.Model):
         return self.request_id
 
 
+class RequestId(models.Model):
+    """A request_id, claimed by the operation it names: at most one per request_id, for ever
+    (months archived out of the live database keep their claims here, so a late retry of an
+    archived request is still answered as a replay, never applied again)."""
+
+    request_id = models.CharField(max_length=REQUEST_ID_MAX_LENGTH, primary_key=True)
+    operation_id = models.BigIntegerField()
+    # The operation's own created_at: where (which month) to find it.
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.request_id
+
+
 class LedgerEntry(models.Model):
     """What was done: one money movement, never updated or deleted."""
 
-    operation = models.OneToOneField(Operation, on_delete=models.PROTECT, related_name="entry")
+    operation = models.OneToOneField(Operation, on_delete=models.PROTECT, related_name="entry", db_constraint=False)
     # Indexed together with id below (a balance's entries in order).
     balance = models.ForeignKey(Balance, on_delete=models.PROTECT, related_name="entries", db_index=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -135,7 +158,8 @@ class LedgerEntry(models.Model):
     # The staff member who posted an adjustment; empty for Quadcode's debits and credits.
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Its operation's created_at (balances.services passes it): the two share a month's partition.
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name_plural = "ledger entries"
@@ -212,3 +236,28 @@ class VerifyRun(models.Model):
     @property
     def ok(self) -> bool:
         return self.problems == 0
+
+
+class LedgerArchive(models.Model):
+    """One month range (a partition pair) exported, verified and removed from the live database.
+
+    Archived in order, oldest first: everything created before `ends` is in archives. Its
+    checkpoints stay: `ledger_verify --full` starts from the checkpoint run of `last_day`, and
+    `ledger_archive_verify` recomputes the archived checkpoints' hashes from the export."""
+
+    starts = models.DateTimeField(null=True, help_text="Empty: from the ledger's beginning.")
+    ends = models.DateTimeField(unique=True)
+    last_day = models.DateField(help_text="The day of the checkpoint run that covers every archived entry.")
+    operations = models.BigIntegerField()
+    entries = models.BigIntegerField()
+    first_entry_id = models.BigIntegerField(null=True)
+    last_entry_id = models.BigIntegerField(null=True)
+    manifest_sha256 = models.CharField(max_length=64)
+    location = models.TextField(help_text="Where the export was written.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["ends"]
+
+    def __str__(self) -> str:
+        return f"ledger before {self.ends:%Y-%m-%d}"

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db import connection, models
 
 from balances.errors import AlreadyReversed, BalanceNotFound, CustomerBlocked, OperationNotReversible
-from balances.models import ADJUSTMENTS, REVERSES, Balance, Kind, LedgerEntry, Operation
+from balances.models import ADJUSTMENTS, REVERSES, Balance, Kind, LedgerEntry, Operation, RequestId
 from balances.money import format_amount
 from customers.ids import is_external_id
 from customers.models import Customer
@@ -197,8 +197,13 @@ def operations_by_request_id(*, request_ids: list[str]) -> dict[str, RecordedOpe
     found = {}
     for start in range(0, len(request_ids), 5000):
         chunk = request_ids[start:start + 5000]
-        found.update({op.request_id: op for op in _recorded(
-            Operation.objects.filter(request_id__in=chunk).values_list(*_RECORDED_FIELDS))})
+        # Through the claims: operations are partitioned by month, their request_id unindexed.
+        claims = list(RequestId.objects.filter(request_id__in=chunk).values_list("operation_id", "created_at"))
+        if not claims:
+            continue
+        operations = Operation.objects.filter(id__in=[c[0] for c in claims], created_at__gte=min(c[1] for c in claims),
+                                              created_at__lte=max(c[1] for c in claims))
+        found.update({op.request_id: op for op in _recorded(operations.values_list(*_RECORDED_FIELDS))})
     return found
 
 

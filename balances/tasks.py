@@ -2,8 +2,11 @@
 
 import datetime as dt
 import logging
+import subprocess
+import sys
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from balances.services.checkpoints import checkpoints_make
@@ -30,3 +33,15 @@ def ledger_verify_nightly(full: bool = False) -> int:
     if not report.problems:
         log.info("ledger_verify%s: OK (%s entries checked)", " --full" if full else "", report.entries_checked)
     return len(report.problems)
+
+
+@shared_task
+def ledger_partitions_task() -> None:
+    """Make next months' partitions: `manage.py ledger_partitions` in its own process, which
+    connects as the schema's owner (DATABASE_MIGRATE_URL); the worker's role may not."""
+    result = subprocess.run([sys.executable, str(settings.BASE_DIR / "manage.py"), "ledger_partitions", "--check"],
+                            capture_output=True, text=True, timeout=600)
+    for line in result.stdout.splitlines():
+        log.info("ledger_partitions: %s", line)
+    if result.returncode != 0:
+        log.error("ledger_partitions failed (exit %s): %s", result.returncode, result.stderr.strip()[-2000:])

@@ -8,6 +8,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -86,9 +87,23 @@ def _sealed_customers(balances: int) -> str:
     return "\n".join(rows) + "\n\\.\n"
 
 
-def populate(db: str, balances: int = BALANCES, *, at: str = "now()") -> None:
+def history_months(db: str, days: int) -> None:
+    """The ledger's month partitions from `days` ago: loaded history never lands in the DEFAULT one
+    (a ledger not partitioned yet keeps it in its one table, as before balances 0012)."""
+    partitioned = sh("psql", "-XAtq", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-c",
+                     "SELECT relkind FROM pg_class WHERE oid = to_regclass('balances_ledgerentry')").strip()
+    if partitioned != "p":
+        return
+    sh(sys.executable, str(ROOT / "manage.py"), "ledger_partitions", "--since-days", str(days),
+       env={**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{pg_port()}/{db}"})
+
+
+def populate(db: str, balances: int = BALANCES, *, days_ago: int = 0) -> None:
     """`balances` customers with one USD balance each, funded by an opening deposit entry (made
-    at the SQL time `at`)."""
+    `days_ago` days ago)."""
+    at = f"now() - interval '{days_ago} days'" if days_ago else "now()"
+    if days_ago:
+        history_months(db, days_ago + 1)
     script = f"""
     \\set ON_ERROR_STOP 1
     CREATE TEMP TABLE sealed (key_id uuid, master text, wrapped bytea, customer_id text, personal text,
@@ -103,11 +118,17 @@ def populate(db: str, balances: int = BALANCES, *, at: str = "now()") -> None:
     INSERT INTO balances_balance (balance_id, customer_id, currency, type, amount, created_at)
     SELECT 'b' || c.customer_id_num || '_USD', c.id, 'USD', 'real', 1000000000, {at}
     FROM (SELECT id, substr(customer_id, 2)::int AS customer_id_num FROM customers_customer) c;
-    INSERT INTO balances_operation (request_id, kind, balance_id, amount, force, created_at)
-    SELECT 'open:' || balance_id, 'deposit', id, 1000000000, false, {at} FROM balances_balance;
+    WITH ops AS (
+        INSERT INTO balances_operation (request_id, kind, balance_id, amount, force, created_at)
+        SELECT 'open:' || balance_id, 'deposit', id, 1000000000, false, {at} FROM balances_balance
+        RETURNING id, request_id, balance_id, amount, created_at
+    ), claims AS (
+        INSERT INTO balances_requestid (request_id, operation_id, created_at)
+        SELECT request_id, id, created_at FROM ops
+    )
     INSERT INTO balances_ledgerentry (operation_id, balance_id, kind, amount, realized_amount, balance_after,
         comment, created_at)
-    SELECT id, balance_id, 'deposit', amount, amount, amount, 'opening amount', {at} FROM balances_operation;
+    SELECT id, balance_id, 'deposit', amount, amount, amount, 'opening amount', created_at FROM ops;
     ANALYZE;
     """
     result = subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-f", "-"],
@@ -122,6 +143,8 @@ def load_history(db: str, entries: int, balances: int = BALANCES, *, days: int =
     running amount is known without summing (the opening amount, plus 1.00 after a credit) and the
     ledger verifies. `entries` is rounded to a multiple of 2 x balances (every balance ends where
     it started). Loaded in slices, so memory stays flat at 10^7 and beyond."""
+    # Their months' partitions first: history never lands in the DEFAULT partition.
+    history_months(db, days + 1)
     per_round = 2 * balances
     rounds = max(1, entries // per_round)
     total = rounds * per_round
@@ -129,17 +152,22 @@ def load_history(db: str, entries: int, balances: int = BALANCES, *, days: int =
     for start in range(0, total, slice_size):
         stop = min(start + slice_size, total)
         sql = f"""
-        INSERT INTO balances_operation (request_id, kind, balance_id, amount, force, created_at)
-        SELECT 'h' || g, CASE WHEN ((g / {balances}) % 2) = 0 THEN 'credit' ELSE 'debit' END,
-               (SELECT min(id) FROM balances_balance) + (g % {balances}), 1.00, false,
-               now() - interval '{days} days' + (g::float / {total}) * interval '{days} days'
-        FROM generate_series({start}, {stop - 1}) g;
+        WITH ops AS (
+            INSERT INTO balances_operation (request_id, kind, balance_id, amount, force, created_at)
+            SELECT 'h' || g, CASE WHEN ((g / {balances}) % 2) = 0 THEN 'credit' ELSE 'debit' END,
+                   (SELECT min(id) FROM balances_balance) + (g % {balances}), 1.00, false,
+                   now() - interval '{days} days' + (g::float / {total}) * interval '{days} days'
+            FROM generate_series({start}, {stop - 1}) g
+            RETURNING id, request_id, kind, balance_id, created_at
+        ), claims AS (
+            INSERT INTO balances_requestid (request_id, operation_id, created_at)
+            SELECT request_id, id, created_at FROM ops
+        )
         INSERT INTO balances_ledgerentry (operation_id, balance_id, kind, amount, realized_amount, balance_after,
             comment, created_at)
-        SELECT o.id, o.balance_id, o.kind, 1.00, 1.00,
-               CASE WHEN o.kind = 'credit' THEN 1000000001 ELSE 1000000000 END, '', o.created_at
-        FROM balances_operation o
-        WHERE o.request_id LIKE 'h%' AND o.id > (SELECT coalesce(max(operation_id), 0) FROM balances_ledgerentry);
+        SELECT id, balance_id, kind, 1.00, 1.00,
+               CASE WHEN kind = 'credit' THEN 1000000001 ELSE 1000000000 END, '', created_at
+        FROM ops;
         """
         sh("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-c", sql)
     sh("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-c", "VACUUM ANALYZE")

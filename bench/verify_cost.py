@@ -45,7 +45,7 @@ def main() -> int:
     sh(PYTHON, "manage.py", "migrate", "-v0", env={**env, "QUADCODE_PUBLIC_KEY_FILES": ""})
     env["QUADCODE_PUBLIC_KEY_FILES"] = ""
     started = time.monotonic()
-    populate(DB, at="now() - interval '366 days'")
+    populate(DB, days_ago=366)
     load_history(DB, args.entries)
     size = sh("psql", "-At", "-h", "127.0.0.1", "-U", "postgres", "-d", DB, "-c",
               "SELECT count(*), pg_size_pretty(pg_database_size(current_database())) FROM balances_ledgerentry")

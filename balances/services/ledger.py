@@ -36,7 +36,7 @@ from balances.errors import (
     InsufficientFunds,
     RequestIdConflict,
 )
-from balances.models import OUTGOING, Balance, Kind, LedgerEntry, Operation
+from balances.models import OUTGOING, Balance, Kind, LedgerEntry, Operation, RequestId
 from balances.money import AMOUNT_LIMIT, validate_amount
 from balances.selectors import BalanceTarget, balance_target
 from customers.ids import is_external_id
@@ -152,9 +152,14 @@ def post_movement(*, kind: Kind, customer_id: str, balance_id: str, request_id: 
 
 
 def _stored_operation(request_id: str) -> _Stored | None:
-    operation = Operation.objects.select_related("entry").filter(request_id=request_id).first()
-    if operation is None:
+    claim = RequestId.objects.filter(request_id=request_id).values_list("operation_id", "created_at").first()
+    if claim is None:
         return None
+    operation = Operation.objects.select_related("entry").filter(pk=claim[0], created_at=claim[1]).first()
+    if operation is None:
+        # Its month was archived out of the live database (its claim stays for ever).
+        raise RequestIdConflict(f"request_id {request_id!r} was used in a month since archived; "
+                                "it cannot be used again.")
     entry = getattr(operation, "entry", None)
     return _Stored(operation_id=operation.pk, kind=operation.kind, balance_pk=operation.balance_id,
                    amount=operation.amount, force=operation.force,
@@ -177,12 +182,14 @@ def _replay(*, kind: Kind, target: BalanceTarget, request_id: str, amount: Decim
 
 
 _OPERATION = Operation._meta.db_table
+_REQUEST_ID = RequestId._meta.db_table
 _BALANCE = Balance._meta.db_table
 _ENTRY = LedgerEntry._meta.db_table
 _CUSTOMER = Customer._meta.db_table
 
 # One statement, one round trip, its own transaction: find the balance, claim the request_id
-# (a concurrent twin waits here until the first commits, then finds the key taken), lock the
+# (a concurrent twin waits here until the first commits, then finds the key taken) for the
+# operation's id, taken from its sequence beforehand, then write the operation, lock the
 # balance row, take what the rules allow, append the entry. Nothing is claimed when the currency
 # does not match or a debit meets a blocked customer. `cur` locks the newest row version and
 # reads it; the UPDATE then works on that same version.
@@ -201,17 +208,23 @@ target AS (
     SELECT b.id, b.currency, c.is_blocked
     FROM {_BALANCE} b JOIN {_CUSTOMER} c ON c.id = b.customer_id
     WHERE b.balance_id = %(balance_id)s AND c.customer_id = %(customer_id)s
-), op AS (
-    INSERT INTO {_OPERATION} (request_id, kind, balance_id, amount, force, created_at)
-    SELECT %(request_id)s, %(kind)s::text, id, %(amount)s, %(force)s, now() FROM target
+), claim AS (
+    INSERT INTO {_REQUEST_ID} (request_id, operation_id, created_at)
+    SELECT %(request_id)s, nextval('{_OPERATION}_id_seq'), now() FROM target
     WHERE currency = %(currency)s AND NOT (is_blocked AND %(kind)s::text = 'debit')
       AND %(kind)s::text {{direction}} ({_OUTGOING_KINDS})
     ON CONFLICT (request_id) DO NOTHING
+    RETURNING operation_id
+), op AS (
+    INSERT INTO {_OPERATION} (id, request_id, kind, balance_id, amount, force, created_at)
+    SELECT claim.operation_id, %(request_id)s, %(kind)s::text, target.id, %(amount)s, %(force)s, now()
+    FROM claim, target
     RETURNING id
 ), prior AS (
     SELECT o.id, o.kind, o.balance_id, o.amount, o.force, e.realized_amount, e.balance_after
-    FROM {_OPERATION} o LEFT JOIN {_ENTRY} e ON e.operation_id = o.id
-    WHERE o.request_id = %(request_id)s
+    FROM {_REQUEST_ID} r JOIN {_OPERATION} o ON o.id = r.operation_id AND o.created_at = r.created_at
+    LEFT JOIN {_ENTRY} e ON e.operation_id = o.id
+    WHERE r.request_id = %(request_id)s
 )"""
 
 # What every statement answers: the balance found, the new operation if one was applied, and
@@ -311,8 +324,9 @@ def _attempt_portable(*, kind: Kind, customer_id: str, balance_id: str, request_
             with transaction.atomic():
                 operation = Operation.objects.create(request_id=request_id, kind=kind, balance_id=target.pk,
                                                      amount=amount, force=force, reversal_of_id=reversal_of)
+                _claim(request_id, operation)
         except IntegrityError:
-            if Operation.objects.filter(request_id=request_id).exists():
+            if RequestId.objects.filter(request_id=request_id).exists():
                 return _Attempt(target=target)
             if reversal_of is not None and Operation.objects.filter(reversal_of_id=reversal_of).exists():
                 raise AlreadyReversed() from None
@@ -333,9 +347,20 @@ def _attempt_portable(*, kind: Kind, customer_id: str, balance_id: str, request_
         Balance.objects.filter(pk=target.pk).update(amount=after)
         LedgerEntry.objects.create(operation=operation, balance_id=target.pk, kind=kind, amount=amount,
                                    realized_amount=realized, balance_after=after, comment=comment,
-                                   created_by_id=created_by)
+                                   created_by_id=created_by, created_at=operation.created_at)
     return _Attempt(target=target, applied=_Applied(operation_id=operation.pk, realized_amount=realized,
                                                     balance_after=after))
+
+
+def _claim(request_id: str, operation: Operation) -> None:
+    """Claim request_id for `operation`, or raise IntegrityError when another operation has it. A
+    twin's uncommitted claim is waited for (ON CONFLICT); one claimed for this very operation
+    already (the trigger of migration 0011, until 0012) counts as ours."""
+    RequestId.objects.bulk_create([RequestId(request_id=request_id, operation_id=operation.pk,
+                                             created_at=operation.created_at)], ignore_conflicts=True)
+    owner = RequestId.objects.filter(request_id=request_id).values_list("operation_id", flat=True).first()
+    if owner != operation.pk:
+        raise IntegrityError(f"request_id {request_id!r} is claimed by another operation")
 
 
 # The two implementations of one attempt, by database vendor ("portable": any other). Tests run

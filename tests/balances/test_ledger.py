@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
 
 from balances import services
-from balances.models import Balance, LedgerEntry, Operation
+from balances.models import Balance, LedgerEntry, Operation, RequestId
 from balances.verify import ledger_verify
 
 
@@ -77,8 +77,29 @@ def test_ledger_verify_finds_an_entry_without_its_balance_change(balance):
 
 
 def test_ledger_verify_finds_a_credit_operation_without_entry(balance):
-    Operation.objects.create(request_id="lost-credit", kind="credit", balance=balance, amount=Decimal("5"))
+    operation = Operation.objects.create(request_id="lost-credit", kind="credit", balance=balance,
+                                         amount=Decimal("5"))
+    # Written behind the ledger's back: no claim of its request_id either.
+    assert sorted(p.problem for p in ledger_verify()) == [
+        "operation lost-credit (credit) has no ledger entry",
+        "operation lost-credit is not the one its request_id's claim names (None)"]
+    RequestId.objects.create(request_id="lost-credit", operation_id=operation.pk, created_at=operation.created_at)
     assert [p.problem for p in ledger_verify()] == ["operation lost-credit (credit) has no ledger entry"]
+
+
+def test_ledger_verify_finds_entries_that_the_foreign_keys_used_to_refuse(balance):
+    """Operations and entries are partitioned by month: no foreign or unique key joins them in
+    the database any more, so ledger_verify checks what those keys did."""
+    entry = LedgerEntry.objects.select_related("operation").get(balance=balance, kind="debit")
+    twin = LedgerEntry.objects.create(operation_id=entry.operation_id, balance=balance, kind=entry.kind,
+                                      amount=entry.amount, realized_amount=entry.realized_amount,
+                                      balance_after=entry.balance_after, created_at=entry.created_at)
+    stray = LedgerEntry.objects.create(operation_id=10**12, balance=balance, kind="deposit", amount=Decimal("1"),
+                                       realized_amount=Decimal("1"), balance_after=entry.balance_after)
+    problems = [p.problem for p in ledger_verify()]
+    assert f"operation {entry.operation.request_id} has 2 ledger entries" in problems, problems
+    assert f"entry {stray.id} names operation {10**12}, which does not exist" in problems
+    assert twin.id and all("does not exist" not in p for p in problems if str(twin.id) in p)
 
 
 def test_the_opening_amount_is_a_ledger_entry_not_a_written_amount(make_balance):
@@ -126,6 +147,7 @@ def test_ledger_verify_catches_a_release_that_does_not_undo_its_hold(make_balanc
     # Written past the services, as a faulty or malicious writer would: 40.00 back for a 30.00 hold.
     release = Operation.objects.create(request_id="r-1", kind="release", balance=balance, amount=Decimal("40.00"),
                                        reversal_of=hold)
+    RequestId.objects.create(request_id="r-1", operation_id=release.pk, created_at=release.created_at)
     LedgerEntry.objects.create(operation=release, balance=balance, kind="release", amount=Decimal("40.00"),
                                realized_amount=Decimal("40.00"), balance_after=Decimal("110.00"))
     Balance.objects.filter(pk=balance.pk).update(amount=Decimal("110.00"))
@@ -151,7 +173,7 @@ def test_the_demo_database_keeps_its_append_only_triggers_after_every_migration(
     with sqlite3.connect(database) as db:
         triggers = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     tables = ("balances_operation", "balances_ledgerentry", "audit_auditevent", "balances_checkpoint",
-              "balances_checkpointrun")
+              "balances_checkpointrun", "balances_requestid")
     # And every entry still appends its event to the log (balances/0010).
     assert triggers == {f"{table}_no_{op}" for table in tables for op in ("update", "delete")} | {
         "balances_ledgerentry_event"}
