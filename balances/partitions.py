@@ -369,7 +369,7 @@ def convert(connection, *, ahead: int, now: dt.datetime | None = None) -> dict[s
                 attached[table] = _swap_table(cursor, table, bounds[table], ahead, now)
 
     held = with_short_locks(connection, swap, what="partitioning the ledger")
-    log.info("ledger partitioned by month: %s attached; the swap held its locks %.0f ms",
-             ", ".join(str(v) for v in attached.values()), held * 1000)
+    log.info("ledger partitioned by month (%s); the swap held its locks %.0f ms",
+             ", ".join(f"{v} attached" for v in attached.values() if v) or "empty tables replaced", held * 1000)
     ensure_months(connection, ahead=ahead, now=now)
     return {"swap_seconds": held, "converted": ", ".join(str(v) for v in attached.values())}

@@ -44,6 +44,14 @@ def forwards(apps, schema_editor):
     connection = schema_editor.connection
     if connection.vendor != "postgresql":
         return
+    # Django gave the claims' character primary key (0011) a second, LIKE-able index: never
+    # queried, and one index more to write on every debit and credit.
+    with connection.cursor() as cursor:
+        cursor.execute("""DO $$ DECLARE name text; BEGIN
+            FOR name IN SELECT indexname FROM pg_indexes
+                        WHERE tablename = 'balances_requestid' AND indexname LIKE '%_like' LOOP
+                EXECUTE format('DROP INDEX %I', name);
+            END LOOP; END $$""")
     partitions.convert(connection, ahead=settings.B2B_LEDGER_PARTITIONS_AHEAD)
     with connection.cursor() as cursor:
         cursor.execute(EVENT_FUNCTION)
