@@ -47,13 +47,18 @@ def server_env(db: str, work: Path, port: int, **overrides: str) -> dict:
             **overrides}
 
 
+def fresh_db(db: str, env: dict) -> None:
+    """`db` dropped, made again and migrated (as `env`'s DATABASE_URL)."""
+    sh("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", db)
+    sh("createdb", "-h", "127.0.0.1", "-U", "postgres", db)
+    sh(PYTHON, "manage.py", "migrate", "-v0", env=env)
+
+
 def prepare(db: str, work: Path, env: dict, balances: int = BALANCES) -> str:
     """A fresh database of `balances` funded balances (c1/b1_USD …), sandbox keys in `work`; returns
     a token valid for ten minutes."""
-    sh("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", db)
-    sh("createdb", "-h", "127.0.0.1", "-U", "postgres", db)
     sh(PYTHON, "manage.py", "sandbox_keys", str(work), env={**env, "QUADCODE_PUBLIC_KEY_FILES": ""})
-    sh(PYTHON, "manage.py", "migrate", "-v0", env=env)
+    fresh_db(db, env)
     populate(db, balances)
     return mint_token(work, env)
 

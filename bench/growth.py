@@ -37,10 +37,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import fmean as mean
 
 from common import (
     BALANCES,
     PYTHON,
+    fresh_db,
     load_history,
     mint_token,
     pg_port,
@@ -74,10 +76,8 @@ def make_db(db: str, work: Path, env: dict, entries: int) -> float:
     """A fresh database of the bench's balances and `entries` historical entries, treated as an
     operator treats a ledger after a bulk load; returns the seconds it took."""
     started = time.monotonic()
-    sh("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", db)
-    sh("createdb", "-h", "127.0.0.1", "-U", "postgres", db)
-    sh(PYTHON, "manage.py", "migrate", "-v0", env=env)
-    populate(db, at=f"now() - interval '{HISTORY_DAYS + 1} days'")
+    fresh_db(db, env)
+    populate(db, days_ago=HISTORY_DAYS + 1)
     if entries:
         load_history(db, entries, days=HISTORY_DAYS)
         print(f"growth: {db}: history loaded in {time.monotonic() - started:.0f} s", flush=True)
@@ -156,6 +156,11 @@ def sizes(db: str) -> dict:
             "entries": int(psql(db, "SELECT count(*) FROM balances_ledgerentry"))}
 
 
+# What ledger_archive leaves in the live database: the claims (for ever, on purpose) and the
+# event log (not partitioned yet).
+NEVER_ARCHIVED = ("balances_requestid", "balances_reversal", "events_event")
+
+
 def request_id_lookup(table: str, index: str, definition: str) -> bool:
     return "request_id" in definition or "request" in table.removeprefix("balances_")
 
@@ -185,10 +190,6 @@ def phase(label: str, db: str, work: Path, port: int, args, run_id: str) -> dict
     finally:
         stop(server)
     return results
-
-
-def mean(values: list[float]) -> float:
-    return sum(values) / len(values)
 
 
 def report_sizes(empty: dict, loaded: dict, loaded_db: str) -> dict:
@@ -225,6 +226,16 @@ def estimate(loaded: dict, per_entry: dict, live_months: int) -> None:
     lookup = sum(v for (t, i), v in per_entry.items()
                  if i and request_id_lookup(t, i, loaded["indexes"][(t, i)]["definition"]))
     everything = sum(per_entry.values())
+    # What archiving never removes: the claims of request_ids (a late retry of an archived
+    # month's request must still be refused), table and index, and the event log.
+    kept = sum(v for (t, _), v in per_entry.items() if t in NEVER_ARCHIVED)
+    kept_lookup = sum(v for (t, i), v in per_entry.items() if i and t in NEVER_ARCHIVED
+                      and request_id_lookup(t, i, loaded["indexes"][(t, i)]["definition"]))
+    archived_share = live / ESTIMATE_ENTRIES
+
+    def with_archiving(total: float, never: float) -> float:
+        return (total - never) * live + never * ESTIMATE_ENTRIES
+
     # Indexes led by the balance (a balance's entries in order) take their inserts at each
     # balance's end: one leaf page per balance is hot, whatever the history.
     per_balance = [i for (t, i), v in loaded["indexes"].items() if per_entry.get((t, i), 0) > 1
@@ -233,23 +244,25 @@ def estimate(loaded: dict, per_entry: dict, live_months: int) -> None:
     print(f"\ngrowth: estimate for 10^8 entries; assumptions: {ESTIMATE_ENTRIES:.0e} entries over "
           f"{ESTIMATE_MONTHS} months ({per_month / 1e6:.1f} M/month), every relation growing per entry as measured "
           f"above, {BALANCES} balances, archiving keeps the last {live_months} months live "
-          f"({live / 1e6:.1f} M entries), 8 kB pages")
+          f"({live / 1e6:.1f} M entries; {archived_share:.0%}), every request_id claim and event for ever, 8 kB pages")
     print(f"  {'relation':52s} {'10^8 live':>10s} {f'{live_months} months':>10s}")
     for (table, index), v in per_entry.items():
         if abs(v) < 0.5:
             continue  # what does not grow with the entries (balances, checkpoints: see below)
         label = f"    index {index}" if index else f"  {table} table"
-        print(f"  {label:52s} {gb(v * ESTIMATE_ENTRIES)} {gb(v * live)}")
-    print(f"  {'all of the above':52s} {gb(everything * ESTIMATE_ENTRIES)} {gb(everything * live)}")
+        kept_rows = ESTIMATE_ENTRIES if table in NEVER_ARCHIVED else live
+        print(f"  {label:52s} {gb(v * ESTIMATE_ENTRIES)} {gb(v * kept_rows)}")
+    print(f"  {'all of the above':52s} {gb(everything * ESTIMATE_ENTRIES)} {gb(with_archiving(everything, kept))}")
     month = (everything - lookup) * per_month
     print("  RAM, the hot set (what every call touches, to be kept cached):")
     print(f"    the request-id lookup indexes in full ({lookup:.1f} bytes/entry: a fresh request_id is checked at "
-          f"wherever its key sorts, and a replay may name any live one): {gb(lookup * ESTIMATE_ENTRIES)} without "
-          f"archiving, {gb(lookup * live)} with it")
+          f"wherever its key sorts, and a replay may name any one): {gb(lookup * ESTIMATE_ENTRIES)} without "
+          f"archiving, {gb(with_archiving(lookup, kept_lookup))} with it")
     print(f"    the latest month of every other table and index (appends and the reads that follow them): {gb(month)}")
     print(f"    one leaf page per balance of the {len(per_balance)} per-balance/customer indexes: {mb(tails)}")
+    hot = with_archiving(lookup, kept_lookup) + month + tails
     print(f"    hot set: {gb(lookup * ESTIMATE_ENTRIES + month + tails)} without archiving, "
-          f"{gb(lookup * live + month + tails)} with it; the rest (older months' rows and index pages) is read "
+          f"{gb(hot)} with it; the rest (older months' rows and index pages) is read "
           f"only by statements, exports and ledger_verify --full, and can stay on disk")
     checkpoints = 0
     for name, t in loaded["tables"].items():
@@ -257,11 +270,11 @@ def estimate(loaded: dict, per_entry: dict, live_months: int) -> None:
             rows = BALANCES * ESTIMATE_MONTHS * 365 / 12
             print(f"  {name} grows per balance and day, not per entry: {t['total'] / t['rows']:.0f} bytes/row "
                   f"measured; {BALANCES} balances checkpointed every day for {ESTIMATE_MONTHS} months: "
-                  f"{gb(rows * t['total'] / t['rows'])} (with archiving, {live_months} months of them: "
-                  f"{gb(rows * t['total'] / t['rows'] * live_months / ESTIMATE_MONTHS)})")
+                  f"{gb(rows * t['total'] / t['rows'])}, archiving or not (they stay: ledger_verify starts from "
+                  f"them)")
             checkpoints += rows * t["total"] / t["rows"]
     print(f"  disk: {gb(everything * ESTIMATE_ENTRIES + checkpoints)} of live data without archiving, "
-          f"{gb(everything * live + checkpoints * live_months / ESTIMATE_MONTHS)} with it (checkpoints included; "
+          f"{gb(with_archiving(everything, kept) + checkpoints)} with it (checkpoints included; "
           f"the archived months leave the database: "
           f"their dumps go to cheaper "
           f"storage, not measured here); add room for WAL, VACUUM's churn and a base backup")

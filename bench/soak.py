@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import fmean as mean
 
 from common import PYTHON, mint_token, prepare, serve, server_env, sh, stop, workers_of, wrk
 
@@ -52,10 +53,6 @@ def private_mb(pid: int) -> float | None:
     except OSError:
         return None
     return sum(int(line.split()[1]) for line in lines if line.startswith("Private_")) / 1024
-
-
-def mean(values: list[float]) -> float:
-    return sum(values) / len(values)
 
 
 def slope_per_hour(values: list[float], seconds_apart: float) -> float:
