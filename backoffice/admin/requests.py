@@ -16,6 +16,7 @@ from b2b_server.errors import DomainError
 from backoffice.admin.common import money_text
 from backoffice.models import AdjustmentRequest
 from backoffice.services import adjustment_approve, adjustment_reject, operation_reverse
+from balances.models import Operation
 
 
 class PendingFirst(admin.SimpleListFilter):
@@ -70,8 +71,11 @@ class AdjustmentRequestAdmin(ReadOnlyAdmin):
         if obj.state != AdjustmentRequest.State.POSTED or obj.kind == AdjustmentRequest.Kind.REVERSAL \
                 or not request.user.has_perm("balances.adjust_balance"):
             return ""
-        if obj.operation.reversals.exists():
-            return f"reversed by operation {obj.operation.reversals.get().pk}"
+        operation = Operation.objects.filter(pk=obj.operation_id).first()
+        if operation is None:  # its month was archived out of the live database (ledger_archive)
+            return f"operation {obj.operation_id} is archived"
+        if operation.reversals.exists():
+            return f"reversed by operation {operation.reversals.get().pk}"
         return format_html(
             '<input type="hidden" name="key-{}" value="{}"><input name="reason-{}" placeholder="reason" size="30"> '
             '<button type="submit" class="button" formaction="{}" formmethod="post" formnovalidate>'

@@ -149,3 +149,13 @@ def test_the_audit_trail_is_readable_and_filterable_in_the_admin_and_never_edita
     event = AuditEvent.objects.first()
     assert client.get(f"/admin/audit/auditevent/{event.pk}/delete/", HTTP_HOST="localhost").status_code == 403
     assert client.get("/admin/audit/auditevent/add/", HTTP_HOST="localhost").status_code == 403
+
+
+def test_a_posted_request_whose_operation_was_archived_still_shows(client, balance, clerk):
+    """Old months leave the live database (ledger_archive); the staff request that posted one of
+    their operations stays, and its page says so instead of failing."""
+    deposit = adjustment_request(balance_id=balance.balance_id, kind="deposit", amount=Decimal("12.00"),
+                                 reason="wire", key="dep-old", actor=clerk)
+    AdjustmentRequest.objects.filter(pk=deposit.request_id).update(operation_id=10**12)  # as if archived
+    detail = page(login(client, clerk), f"{QUEUE}{deposit.request_id}/change/")
+    assert f"operation {10**12} is archived" in detail and "Reverse operation" not in detail
