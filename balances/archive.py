@@ -174,8 +174,8 @@ def export(plan: Plan, directory: Path) -> tuple[Path, str]:
                     size += len(block)
                     handle.write(block)
                 handle.flush()
-            cursor.execute(f"SELECT count(*) FROM ({query}) t")
-            files[name] = {"sha256": digest.hexdigest(), "bytes": size, "rows": cursor.fetchone()[0]}
+            # The COPY's own row count (its command tag): the query is not run a second time.
+            files[name] = {"sha256": digest.hexdigest(), "bytes": size, "rows": cursor.cursor.rowcount}
         cursor.execute(f"SELECT min(id), max(id) FROM {plan.entries.name}")
         first_id, last_id = cursor.fetchone()
     manifest = {
@@ -291,24 +291,16 @@ def remove(plan: Plan, *, manifest_sha256: str, location: str) -> float:
     """Detach and drop the two partitions and record the archive, in one short transaction (a
     DETACH locks the partitioned table for a moment; with a DEFAULT partition it cannot be
     CONCURRENTLY). Returns how long it held the transaction (seconds)."""
+    manifest = json.loads((Path(location) / MANIFEST).read_text())
+
     def work(cursor):
         partitions.lock_ledger(cursor)
         for part in (plan.entries, plan.operations):
             cursor.execute(f"ALTER TABLE {part.table} DETACH PARTITION {part.name}")
             cursor.execute(f"DROP TABLE {part.name}")
         LedgerArchive.objects.create(
-            starts=plan.starts, ends=plan.ends, last_day=plan.run.day, operations=_rows_in(location, "operations.csv"),
-            entries=_rows_in(location, "entries.csv"), first_entry_id=_manifest(location).get("first_entry_id"),
-            last_entry_id=_manifest(location).get("last_entry_id"), manifest_sha256=manifest_sha256,
-            location=location)
+            starts=plan.starts, ends=plan.ends, last_day=plan.run.day, operations=manifest["operations"],
+            entries=manifest["entries"], first_entry_id=manifest["first_entry_id"],
+            last_entry_id=manifest["last_entry_id"], manifest_sha256=manifest_sha256, location=location)
 
     return partitions.with_short_locks(connection, work, what=f"removing {plan.entries.name}")
-
-
-def _manifest(location: str) -> dict:
-    return json.loads((Path(location) / MANIFEST).read_text())
-
-
-def _rows_in(location: str, name: str) -> int:
-    return _manifest(location)["files"][name]["rows"]
-
