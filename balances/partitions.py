@@ -195,9 +195,8 @@ def ensure_months(connection, *, ahead: int, now: dt.datetime | None = None,
                 if starts > last:
                     break
                 ends = add_months(starts, 1)
-                if any(p.starts is not None and p.ends is not None and p.starts < ends and starts < p.ends
-                       for p in existing) or any(p.starts is None and p.ends is not None and starts < p.ends
-                                                 for p in existing):
+                # A month overlapping any bounded partition (one from MINVALUE included) exists already.
+                if any(not p.default and (p.starts is None or p.starts < ends) and starts < p.ends for p in existing):
                     continue
                 name = partition_name(table, starts)
                 with_short_locks(connection, lambda c, t=table, n=name, s=starts, e=ends:
