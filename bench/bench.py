@@ -4,12 +4,15 @@ Serves the app with its production server (bin/serve: granian) on PostgreSQL, dr
 with wrk (fresh request_ids, valid ES256 tokens): mixed debit/credit over 10,000 balances
 ("spread"), the same on one hot balance ("hot"), and replays of already-applied requests
 ("replay"). Then, with the server stopped, it runs bench/pg_limit.sh in the same run
-and prints every figure with its ratio to the ceiling. Figures from one run only: the machines
+and prints every figure with its ratio to the ceiling; and our own debit and credit statements
+under pgbench (bench/ledger_limit.py), which splits the gap: what the ledger's rules cost in the
+database, and what the rest of a call costs. Each scenario also prints the CPU the server and
+PostgreSQL spent per call. Figures from one run only: the machines
 are noisy, ratios are what carries over.
 
 The server runs as in production, with Redis and the per-customer limit counting every call (its
-rate raised so that "hot" is not refused). BENCH_API_RATE= (empty) turns the limit off, to
-measure what it costs.
+rate raised so that "hot" is not refused), and the event log numbered every 2 s as beat does.
+BENCH_API_RATE= (empty) turns the limit off, to measure what it costs.
 
 With --pgbouncer the server reaches PostgreSQL through a PgBouncer of its own in transaction
 mode (bench/pgbouncer.py), as docs/operations.md ("Poolers") deploys it; that needs
@@ -27,11 +30,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import ledger_limit
 import pgbouncer
 import sampling
 from common import BALANCES, PYTHON, ROOT, pg_port, prepare, scenario_line, serve, server_env, sh, stop, wrk
@@ -80,6 +85,9 @@ def main() -> int:
                    DATABASE_SERVER_SIDE_CURSORS="false")
     # The server logs one JSON line per request, as in production; they go to a file here.
     server = serve(env, work / "server.log")
+    # The event log is numbered as production numbers it: beat's task every 2 s (settings).
+    sequencer = subprocess.Popen([PYTHON, "manage.py", "events_sequence", "--follow", "--interval", "2"], cwd=ROOT,
+                                 env=direct_env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     results = {}
     try:
         print(f"bench: bin/serve (granian, workers={env.get('GRANIAN_WORKERS', 2)}, "
@@ -100,6 +108,8 @@ def main() -> int:
             print(scenario_line(scenario, r), flush=True)
     finally:
         stop(server)
+        sequencer.terminate()
+        sequencer.wait(timeout=30)
         if bouncer is not None:
             pgbouncer.stop(bouncer)
 
@@ -117,6 +127,9 @@ def main() -> int:
                    env={**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres", "PG_LIMIT_DB": f"{db}_pg_limit"})
     limits = dict(re.findall(r"pg_limit (\w+)=(\d+)", limit_out))
     spread_tps, hot_tps = int(limits["spread_tps"]), int(limits["hot_tps"])
+    print(f"bench: running the ledger's own statements under pgbench ({ledger_limit.__name__}.py: "
+          f"{args.pg_limit_seconds} s, 8 clients, on {db})", flush=True)
+    statement = ledger_limit.run(db, direct_env, args.pg_limit_seconds, 8)
     spread, hot, replay = results["spread"], results["hot"], results["replay"]
 
     rows = [
@@ -128,13 +141,19 @@ def main() -> int:
     ]
     print()
     print(f"pg_limit spread_tps={spread_tps} hot_tps={hot_tps}")
-    print(f"{'scenario':14s} {'ops/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU ms/call':>12s}")
+    print(f"ledger statement spread_tps={statement['ledger_spread_tps']} hot_tps={statement['ledger_hot_tps']}")
+    print(f"{'scenario':14s} {'ops/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU ms/call':>12s} {'PG ms/call':>11s}")
     for name, r in [*results.items(), *((f"naive {name}", r) for name, r in naive.items())]:
-        print(f"{name:14s} {r['rps']:8.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['cpu_ms']:12.3f}")
+        print(f"{name:14s} {r['rps']:8.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['cpu_ms']:12.3f} "
+              f"{r.get('pg_ms', float('nan')):11.3f}")
     for name, r in naive.items():
         ours = results[name]["rps"] / r["rps"]
         rows.append((f"{name}: ours / the naive peer (ops/s)", ours, ">= 2", ours >= 2))
         rows.append((f"{name}: naive / ours (server CPU per call)", r["cpu_ms"] / results[name]["cpu_ms"], "", True))
+    for scenario, limit in (("spread", spread_tps), ("hot", hot_tps)):
+        own = statement[f"ledger_{scenario}_tps"]
+        rows.append((f"{scenario}: ledger statement / pg_limit", own / limit, "", True))
+        rows.append((f"{scenario}: ops/s / ledger statement", results[scenario]["rps"] / max(1, own), "", True))
     print()
     for label, value, target, _ in rows:
         print(f"{label:44s} {value:8.2f}   {'target ' + target if target else ''}")

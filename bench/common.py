@@ -237,33 +237,59 @@ def wait_ready(url: str, timeout: float = 30) -> None:
 
 def wrk(url: str, seconds: float, connections: int, env: dict, *, server_pid: int | None = None) -> dict:
     """wrk's figures; with `server_pid`, also `cpu_ms`: the CPU time the server's processes spent per
-    request answered. That is the work per call, and unlike ops/s it hardly moves when other
-    jobs share the machine."""
-    before = cpu_seconds(server_pid) if server_pid else 0.0
+    request answered (`sys_ms` of it in the kernel), and `pg_ms`: what PostgreSQL's processes
+    spent per request meanwhile. That is the work per call, and unlike ops/s it hardly moves when
+    other jobs share the machine."""
+    postmaster = postmaster_pid() if server_pid else None
+    before = cpu_times(server_pid) if server_pid else (0.0, 0.0)
+    pg_before = sum(cpu_times(postmaster)) if postmaster else 0.0
     output = sh("wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", "bench/load.lua", url,
                 env=env)
     result = parse_wrk(output)
     if server_pid:
-        result["cpu_ms"] = (cpu_seconds(server_pid) - before) * 1000 / max(1, result["requests"])
+        calls = max(1, result["requests"])
+        user, system = (after - start for after, start in zip(cpu_times(server_pid), before, strict=True))
+        result["cpu_ms"] = (user + system) * 1000 / calls
+        result["sys_ms"] = system * 1000 / calls
+        if postmaster:
+            result["pg_ms"] = (sum(cpu_times(postmaster)) - pg_before) * 1000 / calls
     return result
 
 
 def scenario_line(label: str, r: dict, prefix: str = "bench") -> str:
+    pg = f"  PostgreSQL {r['pg_ms']:.3f} ms/call" if "pg_ms" in r else ""
     return (f"{prefix}: {label:13s} {r['rps']:8.0f} ops/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  "
-            f"CPU {r.get('cpu_ms', float('nan')):.3f} ms/call  non-2xx {r['non_2xx']}  "
-            f"socket errors {r['socket_errors']}")
+            f"CPU {r.get('cpu_ms', float('nan')):.3f} ms/call (kernel {r.get('sys_ms', float('nan')):.3f}){pg}  "
+            f"non-2xx {r['non_2xx']}  socket errors {r['socket_errors']}")
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of `pid` and every process under it (/proc/PID/stat)."""
-    ticks = 0
+    return sum(cpu_times(pid))
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of `pid` and every process under it (/proc/PID/stat)."""
+    user = system = 0
     for process in (pid, *workers_of(pid)):
         try:
             fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+        user, system = user + int(fields[11]), system + int(fields[12])  # utime, stime
+    ticks = os.sysconf("SC_CLK_TCK")
+    return user / ticks, system / ticks
+
+
+def postmaster_pid() -> int | None:
+    """The local PostgreSQL server's postmaster (its processes are its children), when this user
+    can read its data directory; else None."""
+    try:
+        data = sh("psql", "-XAtq", "-h", "127.0.0.1", "-p", pg_port(), "-U", "postgres", "-d", "postgres", "-c",
+                  "SHOW data_directory").strip()
+        return int(Path(data, "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, subprocess.CalledProcessError, SystemExit):
+        return None
 
 
 def parse_wrk(output: str) -> dict:
