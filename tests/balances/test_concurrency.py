@@ -75,6 +75,28 @@ def test_parallel_force_debits_take_exactly_what_there_was(balance):
     assert ledger_verify() == []
 
 
+def test_parallel_plain_and_forced_debits_share_the_balance_exactly(balance):
+    # Plain and forced debits race on one row: together they never take more than there was, a
+    # plain debit takes its whole amount or nothing, a forced one what is left, and each entry's
+    # balance_after follows the one before (entry ids are taken under the balance's lock).
+    def op(i):
+        return debit(balance, f"pf-{i}", "30.00", force=bool(i % 2))
+
+    results = run_parallel(THREADS, op)
+    posted = [r for r in results if isinstance(r, services.Posted)]
+    plain = [r for i, r in enumerate(results) if not i % 2]
+    assert all(r.realized_amount == Decimal("30.00") for r in plain if isinstance(r, services.Posted))
+    assert all(r.code == "insufficient_funds" for r in plain if not isinstance(r, services.Posted))
+    assert len(posted) == len(results) - sum(not isinstance(r, services.Posted) for r in plain)  # forced: all post
+    assert sum(r.realized_amount for r in posted) == Decimal("100.00")
+    balance.refresh_from_db()
+    assert balance.amount == Decimal("0")
+    entries = list(LedgerEntry.objects.filter(balance=balance, kind="debit").order_by("id"))
+    assert [e.balance_after for e in entries] == [Decimal("100.00") - sum(e.realized_amount for e in entries[:n + 1])
+                                                  for n in range(len(entries))]
+    assert ledger_verify() == []
+
+
 def test_parallel_mixed_debits_and_credits_lose_no_update(balance):
     def op(i):
         return credit(balance, f"mix-c-{i}", "7.00") if i % 2 else debit(balance, f"mix-d-{i}", "3.00")
