@@ -269,14 +269,17 @@ def cpu_seconds(pid: int) -> float:
 
 
 def cpu_times(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of `pid` and every process under it (/proc/PID/stat)."""
+    """(user, system) CPU seconds of `pid` and every process under it (/proc/PID/stat), those
+    that have exited included: a process's cutime and cstime hold what its children spent once
+    it has reaped them (a database connection closed during the run, a respawned worker)."""
     user = system = 0
     for process in (pid, *workers_of(pid)):
         try:
             fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        user, system = user + int(fields[11]), system + int(fields[12])  # utime, stime
+        user += int(fields[11]) + int(fields[13])  # utime, cutime
+        system += int(fields[12]) + int(fields[14])  # stime, cstime
     ticks = os.sysconf("SC_CLK_TCK")
     return user / ticks, system / ticks
 
