@@ -263,11 +263,6 @@ def scenario_line(label: str, r: dict, prefix: str = "bench") -> str:
             f"non-2xx {r['non_2xx']}  socket errors {r['socket_errors']}")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of `pid` and every process under it (/proc/PID/stat)."""
-    return sum(cpu_times(pid))
-
-
 def cpu_times(pid: int) -> tuple[float, float]:
     """(user, system) CPU seconds of `pid` and every process under it (/proc/PID/stat), those
     that have exited included: a process's cutime and cstime hold what its children spent once
@@ -291,7 +286,7 @@ def postmaster_pid() -> int | None:
         data = sh("psql", "-XAtq", "-h", "127.0.0.1", "-p", pg_port(), "-U", "postgres", "-d", "postgres", "-c",
                   "SHOW data_directory").strip()
         return int(Path(data, "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, subprocess.CalledProcessError, SystemExit):
+    except (OSError, ValueError, SystemExit):  # sh() exits on a failed psql
         return None
 
 

@@ -59,16 +59,16 @@ def script(sql: str, kind: str, *, hot: bool) -> str:
 
 def run(db: str, env: dict, seconds: int, clients: int) -> dict[str, int]:
     found = statements(env)
-    work = Path(tempfile.mkdtemp(prefix="b2b-ledger-limit-"))
     tps = {}
-    for scenario in ("spread", "hot"):
-        files = []
-        for kind, sql in found.items():
-            path = work / f"{scenario}-{kind}.sql"
-            path.write_text(script(sql, kind, hot=scenario == "hot"))
-            files += ["-f", str(path)]
-        out = sh("pgbench", "-h", "127.0.0.1", "-p", pg_port(), "-U", "postgres", "-n", "-M", "prepared", *files,
-                 "-c", str(clients), "-j", "2", "-T", str(seconds), db)
-        match = re.search(r"^tps = ([\d.]+)", out, re.M)
-        tps[f"ledger_{scenario}_tps"] = int(float(match.group(1))) if match else 0
+    with tempfile.TemporaryDirectory(prefix="b2b-ledger-limit-") as work:
+        for scenario in ("spread", "hot"):
+            files = []
+            for kind, sql in found.items():
+                path = Path(work, f"{scenario}-{kind}.sql")
+                path.write_text(script(sql, kind, hot=scenario == "hot"))
+                files += ["-f", str(path)]
+            out = sh("pgbench", "-h", "127.0.0.1", "-p", pg_port(), "-U", "postgres", "-n", "-M", "prepared", *files,
+                     "-c", str(clients), "-j", "2", "-T", str(seconds), db)
+            match = re.search(r"^tps = ([\d.]+)", out, re.M)
+            tps[f"ledger_{scenario}_tps"] = int(float(match.group(1))) if match else 0
     return tps
